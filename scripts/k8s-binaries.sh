@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Build kube-apiserver, kube-controller-manager, kubeadm (k8s.io/kubernetes) and etcd
+# (go.etcd.io/etcd/server/v3) from their official Go modules through the Go module proxy.
+# Binaries are cached outside the repository, keyed by version; a second run is a no-op.
+#
+#   scripts/k8s-binaries.sh            # build what is missing, print the bin folder
+#   K8S_VERSION=1.35.4 ETCD_VERSION=3.6.5 scripts/k8s-binaries.sh
+set -euo pipefail
+
+K8S_VERSION="${K8S_VERSION:-1.35.4}"
+ETCD_VERSION="${ETCD_VERSION:-3.6.5}"
+CACHE="${NODESEC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nodesec}"
+BIN="$CACHE/bin/k8s-v${K8S_VERSION}-etcd-v${ETCD_VERSION}"
+K8S_CMDS=(kube-apiserver kube-controller-manager kubeadm)
+
+log() { printf '[k8s-binaries] %s\n' "$*" >&2; }
+
+have_all() {
+  local c
+  for c in "${K8S_CMDS[@]}" etcd; do [[ -x "$BIN/$c" ]] || return 1; done
+}
+
+if have_all; then
+  echo "$BIN"
+  exit 0
+fi
+
+command -v go >/dev/null || { log "go is required (Go toolchain >= 1.25)"; exit 1; }
+mkdir -p "$BIN"
+export GOFLAGS="${GOFLAGS:--buildvcs=false} -trimpath"
+export CGO_ENABLED=0
+
+# --- Kubernetes ----------------------------------------------------------------------------
+work="$CACHE/build/k8s-v${K8S_VERSION}"
+mkdir -p "$work"
+if ! have_k8s=$(for c in "${K8S_CMDS[@]}"; do [[ -x "$BIN/$c" ]] || echo missing; done) || [[ -n "$have_k8s" ]]; then
+  log "resolving k8s.io/kubernetes v${K8S_VERSION} from the Go module proxy"
+  gomod=$(cd "$work" && GOFLAGS= go mod download -json "k8s.io/kubernetes@v${K8S_VERSION}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  goline=$(grep -m1 '^go ' "$gomod")
+  {
+    echo "module nodesec.local/k8sbuild"
+    echo
+    echo "$goline"
+    echo
+    echo "require k8s.io/kubernetes v${K8S_VERSION}"
+    echo
+    echo "replace ("
+    # Every staging module is pinned at v0.0.0 with a local replace in k8s.io/kubernetes;
+    # point each at its published v0.<minor>.<patch> release instead.
+    grep -E '^\s*k8s\.io/[a-z0-9-]+ => \./staging/' "$gomod" | awk -v v="v0.${K8S_VERSION#*.}" '{print "\t" $1 " => " $1 " " v}'
+    echo ")"
+  } >"$work/go.mod"
+  cat >"$work/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kubeadm"
+)
+GO
+  log "downloading modules (first run only)"
+  (cd "$work" && go mod tidy -e >/dev/null 2>"$work/tidy.log" || { cat "$work/tidy.log" >&2; exit 1; })
+  ldflags="-s -w -X k8s.io/component-base/version.gitVersion=v${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(cut -d. -f2 <<<"$K8S_VERSION") -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=v${K8S_VERSION}"
+  for c in "${K8S_CMDS[@]}"; do
+    [[ -x "$BIN/$c" ]] && continue
+    log "building $c v${K8S_VERSION} (a few minutes on 2 cores)"
+    start=$SECONDS
+    (cd "$work" && go build -ldflags "$ldflags" -o "$BIN/$c.tmp" "k8s.io/kubernetes/cmd/$c")
+    mv "$BIN/$c.tmp" "$BIN/$c"
+    log "built $c in $((SECONDS - start))s"
+  done
+fi
+
+# --- etcd ----------------------------------------------------------------------------------
+if [[ ! -x "$BIN/etcd" ]]; then
+  ework="$CACHE/build/etcd-v${ETCD_VERSION}"
+  mkdir -p "$ework"
+  cat >"$ework/go.mod" <<GOMOD
+module nodesec.local/etcdbuild
+
+go 1.24
+
+require go.etcd.io/etcd/server/v3 v${ETCD_VERSION}
+GOMOD
+  cat >"$ework/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import _ "go.etcd.io/etcd/server/v3"
+GO
+  log "building etcd v${ETCD_VERSION}"
+  start=$SECONDS
+  (cd "$ework" && go mod tidy -e >/dev/null 2>"$ework/tidy.log" || { cat "$ework/tidy.log" >&2; exit 1; })
+  (cd "$ework" && go build -ldflags "-s -w" -o "$BIN/etcd.tmp" go.etcd.io/etcd/server/v3)
+  mv "$BIN/etcd.tmp" "$BIN/etcd"
+  log "built etcd in $((SECONDS - start))s"
+fi
+
+have_all
+echo "$BIN"
