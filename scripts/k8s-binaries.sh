@@ -33,9 +33,11 @@ export CGO_ENABLED=0
 # --- Kubernetes ----------------------------------------------------------------------------
 work="$CACHE/build/k8s-v${K8S_VERSION}"
 mkdir -p "$work"
-if ! have_k8s=$(for c in "${K8S_CMDS[@]}"; do [[ -x "$BIN/$c" ]] || echo missing; done) || [[ -n "$have_k8s" ]]; then
+missing_k8s=0
+for c in "${K8S_CMDS[@]}"; do [[ -x "$BIN/$c" ]] || missing_k8s=1; done
+if ((missing_k8s)); then
   log "resolving k8s.io/kubernetes v${K8S_VERSION} from the Go module proxy"
-  gomod=$(cd "$work" && GOFLAGS= go mod download -json "k8s.io/kubernetes@v${K8S_VERSION}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  gomod=$(cd "$work" && GOFLAGS='' go mod download -json "k8s.io/kubernetes@v${K8S_VERSION}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
   goline=$(grep -m1 '^go ' "$gomod")
   {
     echo "module nodesec.local/k8sbuild"
@@ -62,7 +64,7 @@ import (
 )
 GO
   log "downloading modules (first run only)"
-  (cd "$work" && go mod tidy -e >/dev/null 2>"$work/tidy.log" || { cat "$work/tidy.log" >&2; exit 1; })
+  if ! (cd "$work" && go mod tidy -e >/dev/null 2>"$work/tidy.log"); then cat "$work/tidy.log" >&2; exit 1; fi
   ldflags="-s -w -X k8s.io/component-base/version.gitVersion=v${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(cut -d. -f2 <<<"$K8S_VERSION") -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=v${K8S_VERSION}"
   for c in "${K8S_CMDS[@]}"; do
     [[ -x "$BIN/$c" ]] && continue
@@ -94,7 +96,7 @@ import _ "go.etcd.io/etcd/server/v3"
 GO
   log "building etcd v${ETCD_VERSION}"
   start=$SECONDS
-  (cd "$ework" && go mod tidy -e >/dev/null 2>"$ework/tidy.log" || { cat "$ework/tidy.log" >&2; exit 1; })
+  if ! (cd "$ework" && go mod tidy -e >/dev/null 2>"$ework/tidy.log"); then cat "$ework/tidy.log" >&2; exit 1; fi
   (cd "$ework" && go build -ldflags "-s -w" -o "$BIN/etcd.tmp" go.etcd.io/etcd/server/v3)
   mv "$BIN/etcd.tmp" "$BIN/etcd"
   log "built etcd in $((SECONDS - start))s"
