@@ -1,0 +1,712 @@
+# Copyright (c) nodesec.kubernetes contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Pod compliance rules: which pods are not stateless or not immutable, and why.
+
+Pure logic, no Ansible and no Kubernetes client imports: a pod is the plain ``dict`` the API
+returns (camelCase keys, as in ``kubectl get pod -o json``). Each rule is a named object
+with an id, a description, the standards it comes from and a ``check`` function that yields
+reasons naming the container and the field. Profiles choose rules; ``checks`` overrides.
+
+Security contexts are combined the way the kubelet does it
+(``pkg/securitycontext.DetermineEffectiveSecurityContext``): a container field wins, and
+``runAsUser``, ``runAsGroup``, ``runAsNonRoot``, ``seLinuxOptions``, ``seccompProfile``,
+``appArmorProfile`` and ``windowsOptions`` fall back to the pod-level security context.
+``privileged``, ``allowPrivilegeEscalation``, ``capabilities``, ``readOnlyRootFilesystem`` and
+``procMount`` exist only at container level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+STATELESS = "stateless"
+IMMUTABLE = "immutable"
+
+# Pod Security Standards, baseline "Capabilities": the only capabilities that may be added.
+BASELINE_CAPABILITIES: FrozenSet[str] = frozenset(
+    (
+        "AUDIT_WRITE",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "MKNOD",
+        "NET_BIND_SERVICE",
+        "SETFCAP",
+        "SETGID",
+        "SETPCAP",
+        "SETUID",
+        "SYS_CHROOT",
+    )
+)
+# Pod Security Standards, restricted "Capabilities": drop ALL, add at most NET_BIND_SERVICE.
+RESTRICTED_CAPABILITIES: FrozenSet[str] = frozenset(("NET_BIND_SERVICE",))
+
+# Volume sources that hold configuration or identity, never data written by the pod.
+NON_DATA_VOLUME_TYPES: FrozenSet[str] = frozenset(("configMap", "secret", "downwardAPI", "projected", "image"))
+# Pod Security Standards, restricted "Volume Types".
+RESTRICTED_VOLUME_TYPES: FrozenSet[str] = frozenset(
+    ("configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret")
+)
+# Pod-level fields the kubelet copies into a container's effective security context.
+POD_LEVEL_INHERITED: Tuple[str, ...] = (
+    "runAsUser",
+    "runAsGroup",
+    "runAsNonRoot",
+    "seLinuxOptions",
+    "seccompProfile",
+    "appArmorProfile",
+    "windowsOptions",
+)
+# Pod Security Standards, baseline "Sysctls": the safe set.
+SAFE_SYSCTLS: FrozenSet[str] = frozenset(
+    (
+        "kernel.shm_rmid_forced",
+        "net.ipv4.ip_local_port_range",
+        "net.ipv4.ip_unprivileged_port_start",
+        "net.ipv4.tcp_syncookies",
+        "net.ipv4.ping_group_range",
+        "net.ipv4.ip_local_reserved_ports",
+        "net.ipv4.tcp_keepalive_time",
+        "net.ipv4.tcp_fin_timeout",
+        "net.ipv4.tcp_keepalive_intvl",
+        "net.ipv4.tcp_keepalive_probes",
+    )
+)
+ALLOWED_SELINUX_TYPES: FrozenSet[str] = frozenset(
+    ("", "container_t", "container_init_t", "container_kvm_t", "container_engine_t")
+)
+CONTAINER_KINDS: Tuple[Tuple[str, str], ...] = (
+    ("initContainers", "init container"),
+    ("containers", "container"),
+    ("ephemeralContainers", "ephemeral container"),
+)
+
+
+class UnknownCheckError(ValueError):
+    """A ``checks`` entry names no rule, or mixes replace and +/- entries."""
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container of a pod with its effective (kubelet-merged) security context."""
+
+    kind: str  # "container", "init container", "ephemeral container"
+    path: str  # "spec.containers[0]"
+    name: str
+    spec: Mapping[str, Any]
+    security_context: Mapping[str, Any]
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} '{self.name}'"
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    description: str
+    categories: FrozenSet[str]
+    references: Tuple[str, ...]
+    check: Callable[[Mapping[str, Any], Sequence[Container]], Iterator[str]]
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    categories: Tuple[str, ...]
+    reason: str
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"rule": self.rule, "categories": list(self.categories), "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    stateless: bool
+    immutable: bool
+    violations: Tuple[Violation, ...]
+
+    @property
+    def compliant(self) -> bool:
+        return not self.violations
+
+    @property
+    def rules(self) -> Tuple[str, ...]:
+        return tuple(sorted({v.rule for v in self.violations}))
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    rules: Tuple[str, ...]
+    # The CKS wording: "privileged in any way" makes a pod neither immutable nor stateless.
+    privilege_breaks_statelessness: bool = False
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The rules in force and how their violations map to the two verdicts."""
+
+    profile: str
+    rules: Tuple[Rule, ...]
+    privilege_breaks_statelessness: bool = False
+
+    def categories_of(self, rule: Rule) -> Tuple[str, ...]:
+        cats = set(rule.categories)
+        if self.privilege_breaks_statelessness and IMMUTABLE in cats:
+            cats.add(STATELESS)
+        return tuple(sorted(cats))
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _truthy(value: Any) -> bool:
+    return value is True
+
+
+def effective_security_context(pod_sc: Optional[Mapping[str, Any]], container_sc: Optional[Mapping[str, Any]]):
+    """Merge pod and container security contexts the way the kubelet does."""
+    merged: Dict[str, Any] = dict(container_sc or {})
+    for key in POD_LEVEL_INHERITED:
+        if merged.get(key) is None and (pod_sc or {}).get(key) is not None:
+            merged[key] = pod_sc[key]  # type: ignore[index]
+    return merged
+
+
+def containers_of(pod: Mapping[str, Any]) -> List[Container]:
+    spec = pod.get("spec") or {}
+    pod_sc = spec.get("securityContext") or {}
+    out: List[Container] = []
+    for key, kind in CONTAINER_KINDS:
+        for index, c in enumerate(spec.get(key) or []):
+            out.append(
+                Container(
+                    kind=kind,
+                    path=f"spec.{key}[{index}]",
+                    name=str(c.get("name", index)),
+                    spec=c,
+                    security_context=effective_security_context(pod_sc, c.get("securityContext")),
+                )
+            )
+    return out
+
+
+def normalize_capability(name: str) -> str:
+    name = str(name).strip().upper()
+    return name[4:] if name.startswith("CAP_") else name
+
+
+def volume_type(volume: Mapping[str, Any]) -> str:
+    for key in volume:
+        if key != "name":
+            return key
+    return "emptyDir"  # the API defaults a volume without a source to emptyDir
+
+
+def _volume_source_read_only(vtype: str, source: Any) -> bool:
+    """Whether the volume source itself forces read-only mounts."""
+    if not isinstance(source, Mapping):
+        return False
+    if vtype == "ephemeral":
+        modes = ((source.get("volumeClaimTemplate") or {}).get("spec") or {}).get("accessModes") or []
+        return bool(modes) and all(m == "ReadOnlyMany" for m in modes)
+    return _truthy(source.get("readOnly"))
+
+
+def _mount_path(c: Container, index: int) -> str:
+    return f"{c.path}.volumeMounts[{index}]"
+
+
+# --------------------------------------------------------------------------------------------
+# Rule checks: each yields reasons naming the container (or pod) and the field.
+
+
+def _check_writable_volume(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    volumes = {v.get("name"): v for v in (pod.get("spec") or {}).get("volumes") or []}
+    for c in containers:
+        for index, mount in enumerate(c.spec.get("volumeMounts") or []):
+            vol = volumes.get(mount.get("name"))
+            if vol is None:
+                continue
+            vtype = volume_type(vol)
+            if vtype in NON_DATA_VOLUME_TYPES:
+                continue
+            if _truthy(mount.get("readOnly")) or _volume_source_read_only(vtype, vol.get(vtype)):
+                continue
+            yield (
+                f"{c.label} mounts {vtype} volume '{vol.get('name')}' read-write at "
+                f"{mount.get('mountPath')} ({_mount_path(c, index)}.readOnly is not true)"
+            )
+        for index, device in enumerate(c.spec.get("volumeDevices") or []):
+            vol = volumes.get(device.get("name")) or {}
+            vtype = volume_type(vol) if vol else "unknown"
+            yield (
+                f"{c.label} attaches {vtype} volume '{device.get('name')}' as raw block device "
+                f"{device.get('devicePath')} ({c.path}.volumeDevices[{index}])"
+            )
+
+
+def _check_writable_root_filesystem(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    for c in containers:
+        if not _truthy(c.security_context.get("readOnlyRootFilesystem")):
+            yield f"{c.label}: {c.path}.securityContext.readOnlyRootFilesystem is not true"
+
+
+def _check_privileged(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    for c in containers:
+        if _truthy(c.security_context.get("privileged")):
+            yield f"{c.label}: {c.path}.securityContext.privileged is true"
+
+
+def _check_privilege_escalation(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    for c in containers:
+        if _truthy(c.security_context.get("allowPrivilegeEscalation")):
+            yield f"{c.label}: {c.path}.securityContext.allowPrivilegeEscalation is true"
+
+
+def _check_privilege_escalation_not_disabled(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    for c in containers:
+        value = c.security_context.get("allowPrivilegeEscalation")
+        if value is not False:
+            shown = "unset (allowed by default)" if value is None else str(value).lower()
+            yield f"{c.label}: {c.path}.securityContext.allowPrivilegeEscalation is {shown}, must be false"
+
+
+def _added_capabilities(c: Container) -> List[str]:
+    caps = c.security_context.get("capabilities") or {}
+    return [normalize_capability(x) for x in caps.get("add") or []]
+
+
+def _check_added_capabilities(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    for c in containers:
+        extra = [cap for cap in _added_capabilities(c) if cap not in BASELINE_CAPABILITIES]
+        if extra:
+            yield f"{c.label}: {c.path}.securityContext.capabilities.add has {', '.join(extra)} beyond the baseline set"
+
+
+def _check_capabilities_restricted(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    for c in containers:
+        caps = c.security_context.get("capabilities") or {}
+        dropped = {normalize_capability(x) for x in caps.get("drop") or []}
+        if "ALL" not in dropped:
+            yield f"{c.label}: {c.path}.securityContext.capabilities.drop does not include ALL"
+        extra = [cap for cap in _added_capabilities(c) if cap not in RESTRICTED_CAPABILITIES]
+        if extra:
+            yield f"{c.label}: {c.path}.securityContext.capabilities.add has {', '.join(extra)} (only NET_BIND_SERVICE)"
+
+
+def _check_host_namespaces(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    spec = pod.get("spec") or {}
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        if _truthy(spec.get(key)):
+            yield f"pod: spec.{key} is true"
+
+
+def _check_host_ports(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    for c in containers:
+        for index, port in enumerate(c.spec.get("ports") or []):
+            if port.get("hostPort"):
+                yield f"{c.label}: {c.path}.ports[{index}].hostPort is {port['hostPort']}"
+
+
+def _check_host_path_volume(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    for index, vol in enumerate((pod.get("spec") or {}).get("volumes") or []):
+        if "hostPath" in vol:
+            path = (vol.get("hostPath") or {}).get("path")
+            yield f"pod: spec.volumes[{index}] '{vol.get('name')}' is a hostPath volume ({path})"
+
+
+def _check_restricted_volume_types(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    for index, vol in enumerate((pod.get("spec") or {}).get("volumes") or []):
+        vtype = volume_type(vol)
+        if vtype not in RESTRICTED_VOLUME_TYPES:
+            yield f"pod: spec.volumes[{index}] '{vol.get('name')}' has type {vtype}, not allowed by restricted"
+
+
+def _check_proc_mount(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    for c in containers:
+        value = c.security_context.get("procMount")
+        if value not in (None, "Default"):
+            yield f"{c.label}: {c.path}.securityContext.procMount is {value}"
+
+
+def _seccomp_type(profile: Any) -> Optional[str]:
+    return (profile or {}).get("type") if isinstance(profile, Mapping) else None
+
+
+def _check_seccomp_unconfined(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    pod_sc = (pod.get("spec") or {}).get("securityContext") or {}
+    if _seccomp_type(pod_sc.get("seccompProfile")) == "Unconfined":
+        yield "pod: spec.securityContext.seccompProfile.type is Unconfined"
+    for c in containers:
+        own = (c.spec.get("securityContext") or {}).get("seccompProfile")
+        if _seccomp_type(own) == "Unconfined":
+            yield f"{c.label}: {c.path}.securityContext.seccompProfile.type is Unconfined"
+
+
+def _check_seccomp_not_set(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    for c in containers:
+        kind = _seccomp_type(c.security_context.get("seccompProfile"))
+        if kind not in ("RuntimeDefault", "Localhost"):
+            shown = "unset" if kind is None else kind
+            yield (
+                f"{c.label}: seccompProfile.type is {shown} in {c.path}.securityContext and "
+                "spec.securityContext (must be RuntimeDefault or Localhost)"
+            )
+
+
+def _check_apparmor_unconfined(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    meta = pod.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    pod_sc = (pod.get("spec") or {}).get("securityContext") or {}
+    if ((pod_sc.get("appArmorProfile") or {}).get("type")) == "Unconfined":
+        yield "pod: spec.securityContext.appArmorProfile.type is Unconfined"
+    for c in containers:
+        own = (c.spec.get("securityContext") or {}).get("appArmorProfile") or {}
+        if own.get("type") == "Unconfined":
+            yield f"{c.label}: {c.path}.securityContext.appArmorProfile.type is Unconfined"
+        key = f"container.apparmor.security.beta.kubernetes.io/{c.name}"
+        if annotations.get(key) == "unconfined":
+            yield f"{c.label}: annotation {key} is unconfined"
+
+
+def _check_selinux(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    pod_sc = (pod.get("spec") or {}).get("securityContext") or {}
+    places: List[Tuple[str, Any]] = [("pod: spec.securityContext", pod_sc.get("seLinuxOptions"))]
+    for c in containers:
+        places.append(
+            (f"{c.label}: {c.path}.securityContext", (c.spec.get("securityContext") or {}).get("seLinuxOptions"))
+        )
+    for where, opts in places:
+        if not isinstance(opts, Mapping):
+            continue
+        if opts.get("type", "") not in ALLOWED_SELINUX_TYPES:
+            yield f"{where}.seLinuxOptions.type is {opts.get('type')}"
+        for key in ("user", "role"):
+            if opts.get(key):
+                yield f"{where}.seLinuxOptions.{key} is set ({opts.get(key)})"
+
+
+def _check_unsafe_sysctls(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    pod_sc = (pod.get("spec") or {}).get("securityContext") or {}
+    for index, sysctl in enumerate(pod_sc.get("sysctls") or []):
+        if sysctl.get("name") not in SAFE_SYSCTLS:
+            yield f"pod: spec.securityContext.sysctls[{index}] sets unsafe sysctl {sysctl.get('name')}"
+
+
+def _check_host_process(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    pod_sc = (pod.get("spec") or {}).get("securityContext") or {}
+    if _truthy((pod_sc.get("windowsOptions") or {}).get("hostProcess")):
+        yield "pod: spec.securityContext.windowsOptions.hostProcess is true"
+    for c in containers:
+        own = (c.spec.get("securityContext") or {}).get("windowsOptions") or {}
+        if _truthy(own.get("hostProcess")):
+            yield f"{c.label}: {c.path}.securityContext.windowsOptions.hostProcess is true"
+
+
+def _check_run_as_root(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    for c in containers:
+        sc = c.security_context
+        if sc.get("runAsUser") == 0:
+            yield f"{c.label}: runAsUser is 0 ({c.path}.securityContext or spec.securityContext)"
+        elif not _truthy(sc.get("runAsNonRoot")):
+            yield f"{c.label}: runAsNonRoot is not true in {c.path}.securityContext nor spec.securityContext"
+
+
+# --------------------------------------------------------------------------------------------
+# The catalogue
+
+PSS_B = "Pod Security Standards baseline"
+PSS_R = "Pod Security Standards restricted"
+
+RULES: Dict[str, Rule] = {
+    r.id: r
+    for r in (
+        Rule(
+            "writable_volume",
+            "Writable data volume",
+            "A data volume (emptyDir, hostPath, persistentVolumeClaim, ephemeral, CSI, network or block storage) "
+            "mounted read-write by a container, or attached as a raw block device. configMap, secret, "
+            "downwardAPI, projected (including the service-account token) and image volumes do not count.",
+            frozenset((STATELESS,)),
+            (f"{PSS_R}: Volume Types", "CIS 5.2.12 (hostPath)", "Kubescape C-0045, C-0048"),
+            _check_writable_volume,
+        ),
+        Rule(
+            "writable_root_filesystem",
+            "Writable root filesystem",
+            "A container whose securityContext.readOnlyRootFilesystem is not true can store data in its "
+            "own filesystem and change its own binaries.",
+            frozenset((STATELESS, IMMUTABLE)),
+            ("Kubescape C-0017", "Polaris notReadOnlyRootFilesystem"),
+            _check_writable_root_filesystem,
+        ),
+        Rule(
+            "privileged",
+            "Privileged container",
+            "securityContext.privileged is true in a container, init container or ephemeral container.",
+            frozenset((IMMUTABLE,)),
+            (f"{PSS_B}: Privileged Containers", "CIS 5.2.2", "Kubescape C-0057", "Polaris runAsPrivileged"),
+            _check_privileged,
+        ),
+        Rule(
+            "privilege_escalation",
+            "Privilege escalation allowed",
+            "securityContext.allowPrivilegeEscalation is explicitly true.",
+            frozenset((IMMUTABLE,)),
+            (f"{PSS_R}: Privilege Escalation", "CIS 5.2.6", "Kubescape C-0016", "Polaris privilegeEscalationAllowed"),
+            _check_privilege_escalation,
+        ),
+        Rule(
+            "privilege_escalation_not_disabled",
+            "Privilege escalation not disabled",
+            "securityContext.allowPrivilegeEscalation is not false (unset means allowed).",
+            frozenset((IMMUTABLE,)),
+            (f"{PSS_R}: Privilege Escalation", "CIS 5.2.6", "Kubescape C-0016", "Polaris privilegeEscalationAllowed"),
+            _check_privilege_escalation_not_disabled,
+        ),
+        Rule(
+            "added_capabilities",
+            "Capabilities beyond the baseline set",
+            "securityContext.capabilities.add has a capability outside the PSS baseline list "
+            "(e.g. SYS_ADMIN, NET_ADMIN, NET_RAW, ALL).",
+            frozenset((IMMUTABLE,)),
+            (
+                f"{PSS_B}: Capabilities",
+                "CIS 5.2.8, 5.2.9",
+                "Kubescape C-0046",
+                "Polaris dangerousCapabilities, insecureCapabilities",
+            ),
+            _check_added_capabilities,
+        ),
+        Rule(
+            "capabilities_restricted",
+            "Capabilities not restricted",
+            "securityContext.capabilities must drop ALL and add at most NET_BIND_SERVICE.",
+            frozenset((IMMUTABLE,)),
+            (f"{PSS_R}: Capabilities", "CIS 5.2.10", "Kubescape C-0046"),
+            _check_capabilities_restricted,
+        ),
+        Rule(
+            "host_namespaces",
+            "Host namespaces",
+            "spec.hostNetwork, spec.hostPID or spec.hostIPC is true.",
+            frozenset((IMMUTABLE,)),
+            (
+                f"{PSS_B}: Host Namespaces",
+                "CIS 5.2.3, 5.2.4, 5.2.5",
+                "Kubescape C-0038, C-0041",
+                "Polaris hostPIDSet, hostIPCSet, hostNetworkSet",
+            ),
+            _check_host_namespaces,
+        ),
+        Rule(
+            "host_ports",
+            "Host ports",
+            "A container port sets hostPort.",
+            frozenset((IMMUTABLE,)),
+            (f"{PSS_B}: Host Ports", "CIS 5.2.13", "Kubescape C-0044", "Polaris hostPortSet"),
+            _check_host_ports,
+        ),
+        Rule(
+            "host_path_volume",
+            "HostPath volume",
+            "The pod declares a hostPath volume (read-only or not).",
+            frozenset((IMMUTABLE,)),
+            (f"{PSS_B}: HostPath Volumes", "CIS 5.2.12", "Kubescape C-0048"),
+            _check_host_path_volume,
+        ),
+        Rule(
+            "restricted_volume_types",
+            "Volume type not allowed by restricted",
+            "A volume whose type is not configMap, csi, downwardAPI, emptyDir, ephemeral, "
+            "persistentVolumeClaim, projected or secret.",
+            frozenset((IMMUTABLE,)),
+            (f"{PSS_R}: Volume Types",),
+            _check_restricted_volume_types,
+        ),
+        Rule(
+            "proc_mount",
+            "Unmasked /proc",
+            "securityContext.procMount is not Default.",
+            frozenset((IMMUTABLE,)),
+            (f"{PSS_B}: /proc Mount Type",),
+            _check_proc_mount,
+        ),
+        Rule(
+            "seccomp_unconfined",
+            "Seccomp unconfined",
+            "seccompProfile.type is Unconfined at pod or container level.",
+            frozenset((IMMUTABLE,)),
+            (f"{PSS_B}: Seccomp", "Kubescape C-0055"),
+            _check_seccomp_unconfined,
+        ),
+        Rule(
+            "seccomp_not_set",
+            "Seccomp profile missing",
+            "The effective seccompProfile.type is not RuntimeDefault or Localhost.",
+            frozenset((IMMUTABLE,)),
+            (f"{PSS_R}: Seccomp", "CIS 5.7.2", "Kubescape C-0055"),
+            _check_seccomp_not_set,
+        ),
+        Rule(
+            "apparmor_unconfined",
+            "AppArmor unconfined",
+            "appArmorProfile.type or the legacy AppArmor annotation is Unconfined.",
+            frozenset((IMMUTABLE,)),
+            (f"{PSS_B}: AppArmor", "Kubescape C-0055"),
+            _check_apparmor_unconfined,
+        ),
+        Rule(
+            "selinux_options",
+            "Custom SELinux options",
+            "seLinuxOptions sets a user, a role or a type outside the container types.",
+            frozenset((IMMUTABLE,)),
+            (f"{PSS_B}: SELinux", "Kubescape C-0055"),
+            _check_selinux,
+        ),
+        Rule(
+            "unsafe_sysctls",
+            "Unsafe sysctls",
+            "spec.securityContext.sysctls sets a sysctl outside the safe set.",
+            frozenset((IMMUTABLE,)),
+            (f"{PSS_B}: Sysctls",),
+            _check_unsafe_sysctls,
+        ),
+        Rule(
+            "host_process",
+            "Windows HostProcess",
+            "windowsOptions.hostProcess is true.",
+            frozenset((IMMUTABLE,)),
+            (f"{PSS_B}: HostProcess", "CIS 5.2.11"),
+            _check_host_process,
+        ),
+        Rule(
+            "run_as_root",
+            "May run as root",
+            "The effective runAsNonRoot is not true, or runAsUser is 0.",
+            frozenset((IMMUTABLE,)),
+            (f"{PSS_R}: Running as Non-root", "CIS 5.2.7", "Kubescape C-0013", "Polaris runAsRootAllowed"),
+            _check_run_as_root,
+        ),
+    )
+}
+
+_BASELINE_PRIVILEGE = (
+    "privileged",
+    "added_capabilities",
+    "host_namespaces",
+    "host_ports",
+    "host_path_volume",
+    "proc_mount",
+    "seccomp_unconfined",
+    "apparmor_unconfined",
+    "selinux_options",
+    "unsafe_sysctls",
+    "host_process",
+)
+
+PROFILES: Dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile(
+            "cks",
+            "The CKS task: writable data volumes make a pod not stateless; privileged in any way "
+            "(privileged, privilege escalation, added capabilities, host namespaces) makes it neither "
+            "immutable nor stateless.",
+            ("writable_volume", "privileged", "privilege_escalation", "added_capabilities", "host_namespaces"),
+            privilege_breaks_statelessness=True,
+        ),
+        Profile(
+            "baseline",
+            "Writable data volumes (not stateless) and every Pod Security Standards baseline control (not immutable).",
+            ("writable_volume", *_BASELINE_PRIVILEGE, "privilege_escalation"),
+        ),
+        Profile(
+            "restricted",
+            "Writable data volumes (not stateless) and every Pod Security Standards restricted control "
+            "(not immutable).",
+            (
+                "writable_volume",
+                *_BASELINE_PRIVILEGE,
+                "restricted_volume_types",
+                "privilege_escalation_not_disabled",
+                "capabilities_restricted",
+                "seccomp_not_set",
+                "run_as_root",
+            ),
+        ),
+    )
+}
+
+
+def build_policy(profile: str = "cks", checks: Optional[Sequence[str]] = None) -> Policy:
+    """Rules in force for ``profile`` modified by ``checks``.
+
+    ``checks`` either lists rule ids (exactly these rules run) or only ``+id`` / ``-id`` entries
+    (add to / remove from the profile's rules). Mixing both forms is an error.
+    """
+    if profile not in PROFILES:
+        raise UnknownCheckError(f"Unknown profile '{profile}'; choose one of {', '.join(sorted(PROFILES))}")
+    prof = PROFILES[profile]
+    ids: List[str] = list(prof.rules)
+    entries = [str(c).strip() for c in checks or [] if str(c).strip()]
+    if entries:
+        deltas = [e for e in entries if e[0] in "+-"]
+        if deltas and len(deltas) != len(entries):
+            raise UnknownCheckError(
+                "checks must either list rule ids (replacing the profile's rules) or only +id/-id entries, not both"
+            )
+        names = [e[1:] if e[0] in "+-" else e for e in entries]
+        unknown = sorted(n for n in names if n not in RULES)
+        if unknown:
+            raise UnknownCheckError(f"Unknown check(s) {', '.join(unknown)}; known: {', '.join(sorted(RULES))}")
+        if deltas:
+            for entry in entries:
+                name = entry[1:]
+                if entry[0] == "+" and name not in ids:
+                    ids.append(name)
+                elif entry[0] == "-" and name in ids:
+                    ids.remove(name)
+        else:
+            ids = list(dict.fromkeys(names))
+    return Policy(
+        profile=profile,
+        rules=tuple(RULES[i] for i in ids),
+        privilege_breaks_statelessness=prof.privilege_breaks_statelessness,
+    )
+
+
+def evaluate(pod: Mapping[str, Any], policy: Policy) -> Verdict:
+    """Classify one pod under ``policy``."""
+    containers = containers_of(pod)
+    violations: List[Violation] = []
+    for rule in policy.rules:
+        cats = policy.categories_of(rule)
+        for reason in rule.check(pod, containers):
+            violations.append(Violation(rule=rule.id, categories=cats, reason=reason))
+    broken = {c for v in violations for c in v.categories}
+    return Verdict(stateless=STATELESS not in broken, immutable=IMMUTABLE not in broken, violations=tuple(violations))
+
+
+def describe_rules() -> List[Dict[str, Any]]:
+    """The catalogue as plain data (for documentation and reports)."""
+    return [
+        {
+            "id": r.id,
+            "title": r.title,
+            "description": r.description,
+            "categories": sorted(r.categories),
+            "references": list(r.references),
+            "profiles": sorted(p.name for p in PROFILES.values() if r.id in p.rules),
+        }
+        for r in RULES.values()
+    ]

@@ -1,0 +1,321 @@
+"""Rules, profiles and security-context merging, over a corpus of real workload pod specs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance import (
+    PROFILES,
+    RULES,
+    UnknownCheckError,
+    build_policy,
+    containers_of,
+    describe_rules,
+    effective_security_context,
+    evaluate,
+)
+
+CORPUS = {
+    doc["metadata"]["name"]: doc
+    for doc in yaml.safe_load_all((Path(__file__).parent / "fixtures" / "pods.yaml").read_text())
+    if doc
+}
+
+# (pod, profile, checks) -> (stateless, immutable, rules violated)
+EXPECTED = [
+    ("ingress-nginx-controller-6b7f6c8d9-x2k4p", "cks", None, True, True, set()),
+    ("ingress-nginx-controller-6b7f6c8d9-x2k4p", "baseline", None, True, True, set()),
+    ("ingress-nginx-controller-6b7f6c8d9-x2k4p", "restricted", None, True, True, set()),
+    (
+        "ingress-nginx-controller-6b7f6c8d9-x2k4p",
+        "cks",
+        ["+writable_root_filesystem"],
+        False,
+        False,
+        {"writable_root_filesystem"},
+    ),
+    ("calico-node-7m2xq", "cks", None, False, False, {"writable_volume", "privileged", "host_namespaces"}),
+    (
+        "calico-node-7m2xq",
+        "baseline",
+        None,
+        False,
+        False,
+        {"writable_volume", "privileged", "host_namespaces", "host_path_volume"},
+    ),
+    (
+        "calico-node-7m2xq",
+        "restricted",
+        None,
+        False,
+        False,
+        {
+            "writable_volume",
+            "privileged",
+            "host_namespaces",
+            "host_path_volume",
+            "restricted_volume_types",
+            "privilege_escalation_not_disabled",
+            "capabilities_restricted",
+            "seccomp_not_set",
+            "run_as_root",
+        },
+    ),
+    ("cilium-5qz8w", "cks", None, False, False, {"writable_volume", "added_capabilities", "host_namespaces"}),
+    (
+        "cilium-5qz8w",
+        "baseline",
+        None,
+        False,
+        False,
+        {
+            "writable_volume",
+            "added_capabilities",
+            "host_namespaces",
+            "host_path_volume",
+            "selinux_options",
+            "apparmor_unconfined",
+        },
+    ),
+    # Read-only hostPath mounts only: stateless except under cks, where host namespaces count.
+    ("prometheus-node-exporter-4hxz9", "cks", None, False, False, {"host_namespaces"}),
+    (
+        "prometheus-node-exporter-4hxz9",
+        "baseline",
+        None,
+        True,
+        False,
+        {"host_namespaces", "host_ports", "host_path_volume"},
+    ),
+    ("postgresql-0", "cks", None, False, True, {"writable_volume"}),
+    ("postgresql-0", "restricted", None, False, True, {"writable_volume"}),
+    ("web-plain-7c9f8b6d5-abcde", "cks", None, True, True, set()),
+    ("web-plain-7c9f8b6d5-abcde", "baseline", None, True, True, set()),
+    (
+        "web-plain-7c9f8b6d5-abcde",
+        "restricted",
+        None,
+        True,
+        False,
+        {"privilege_escalation_not_disabled", "capabilities_restricted", "seccomp_not_set", "run_as_root"},
+    ),
+    ("web-plain-7c9f8b6d5-abcde", "cks", ["+writable_root_filesystem"], False, False, {"writable_root_filesystem"}),
+    ("web-readonly-5d4c3b2a1-fghij", "cks", None, False, True, {"writable_volume"}),
+    ("web-readonly-5d4c3b2a1-fghij", "cks", ["+writable_root_filesystem"], False, True, {"writable_volume"}),
+    ("web-readonly-5d4c3b2a1-fghij", "restricted", None, False, True, {"writable_volume"}),
+    ("static-site", "cks", None, True, True, set()),
+    ("static-site", "restricted", ["+writable_root_filesystem"], True, True, set()),
+    ("db-backup-28841234-q7w2e", "cks", None, False, True, {"writable_volume"}),
+    ("schema-migrate-8k2lm", "cks", None, True, True, set()),
+    ("schema-migrate-8k2lm", "baseline", None, True, True, set()),
+    ("elasticsearch-master-0", "cks", None, False, False, {"writable_volume", "privileged"}),
+    (
+        "elasticsearch-master-0",
+        "restricted",
+        None,
+        False,
+        False,
+        {
+            "writable_volume",
+            "privileged",
+            "run_as_root",
+            "privilege_escalation_not_disabled",
+            "capabilities_restricted",
+            "seccomp_not_set",
+        },
+    ),
+    ("api-debugged", "cks", None, False, False, {"privileged"}),
+    ("api-debugged", "baseline", None, True, False, {"privileged"}),
+    ("override-root", "cks", None, False, False, {"privilege_escalation", "added_capabilities"}),
+    (
+        "override-root",
+        "baseline",
+        None,
+        True,
+        False,
+        {"privilege_escalation", "added_capabilities", "seccomp_unconfined"},
+    ),
+    (
+        "override-root",
+        "restricted",
+        None,
+        True,
+        False,
+        {
+            "added_capabilities",
+            "seccomp_unconfined",
+            "run_as_root",
+            "privilege_escalation_not_disabled",
+            "capabilities_restricted",
+            "seccomp_not_set",
+        },
+    ),
+    ("kube-apiserver-cp1", "cks", None, False, False, {"host_namespaces"}),
+    ("render-worker", "cks", None, False, True, {"writable_volume"}),
+    (
+        "render-worker",
+        "restricted",
+        None,
+        False,
+        False,
+        {"writable_volume", "restricted_volume_types", "capabilities_restricted", "seccomp_not_set", "run_as_root"},
+    ),
+    # An explicit list replaces the profile's rules.
+    ("calico-node-7m2xq", "cks", ["host_namespaces"], False, False, {"host_namespaces"}),
+    (
+        "calico-node-7m2xq",
+        "baseline",
+        ["-writable_volume", "-host_path_volume"],
+        True,
+        False,
+        {"privileged", "host_namespaces"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("pod", "profile", "checks", "stateless", "immutable", "rules"),
+    EXPECTED,
+    ids=[f"{e[0]}-{e[1]}-{','.join(e[2] or [])}" for e in EXPECTED],
+)
+def test_corpus_verdicts(pod, profile, checks, stateless, immutable, rules):
+    verdict = evaluate(CORPUS[pod], build_policy(profile, checks))
+    assert set(verdict.rules) == rules, [v.reason for v in verdict.violations]
+    assert (verdict.stateless, verdict.immutable) == (stateless, immutable)
+    assert verdict.compliant == (not rules)
+
+
+def reasons(pod, profile="cks", checks=None, rule=None):
+    verdict = evaluate(CORPUS[pod], build_policy(profile, checks))
+    return [v.reason for v in verdict.violations if rule is None or v.rule == rule]
+
+
+def test_service_account_token_configmap_secret_never_count():
+    # Every pod has the projected token; the migration job mounts a secret read-write.
+    assert reasons("web-plain-7c9f8b6d5-abcde") == []
+    assert reasons("schema-migrate-8k2lm") == []
+
+
+def test_writable_volume_reasons_name_container_volume_and_field():
+    got = reasons("calico-node-7m2xq", rule="writable_volume")
+    assert (
+        "container 'calico-node' mounts hostPath volume 'var-lib-calico' read-write at /var/lib/calico "
+        "(spec.containers[0].volumeMounts[3].readOnly is not true)" in got
+    )
+    assert any(r.startswith("init container 'install-cni' mounts hostPath volume 'cni-bin-dir'") for r in got)
+    # read-only mounts are not reported
+    assert not any("lib-modules" in r or "nodeproc" in r for r in got)
+    assert len(got) == 6
+
+
+def test_read_only_at_volume_source_is_respected():
+    got = reasons("db-backup-28841234-q7w2e", rule="writable_volume")
+    assert got == [
+        "container 'pg-dump' mounts emptyDir volume 'scratch' read-write at /scratch "
+        "(spec.containers[0].volumeMounts[1].readOnly is not true)"
+    ]
+    got = reasons("render-worker", rule="writable_volume")
+    assert len(got) == 1 and "ephemeral volume 'scratch'" in got[0]
+
+
+def test_privileged_init_and_ephemeral_containers_are_found():
+    assert reasons("elasticsearch-master-0", rule="privileged") == [
+        "init container 'configure-sysctl': spec.initContainers[0].securityContext.privileged is true"
+    ]
+    assert reasons("api-debugged", rule="privileged") == [
+        "ephemeral container 'debugger-8xk2p': spec.ephemeralContainers[0].securityContext.privileged is true"
+    ]
+
+
+def test_capabilities_normalised_and_baseline_set_allowed():
+    got = reasons("override-root", rule="added_capabilities")
+    assert got == [
+        "container 'sidecar': spec.containers[1].securityContext.capabilities.add has NET_ADMIN beyond the baseline set"
+    ]
+    cilium = reasons("cilium-5qz8w", rule="added_capabilities")
+    assert "SYS_ADMIN, SYS_PTRACE" in cilium[0] and "SYS_CHROOT" not in cilium[0]
+    assert "NET_ADMIN, NET_RAW, IPC_LOCK, SYS_MODULE, SYS_ADMIN, SYS_RESOURCE beyond" in cilium[1]
+
+
+def test_host_namespace_reasons():
+    assert reasons("prometheus-node-exporter-4hxz9", rule="host_namespaces") == [
+        "pod: spec.hostNetwork is true",
+        "pod: spec.hostPID is true",
+    ]
+
+
+def test_kubelet_merge_container_wins_pod_fills_inherited_fields():
+    pod_sc = {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}, "fsGroup": 2000}
+    merged = effective_security_context(pod_sc, {"runAsUser": 0, "privileged": False})
+    assert merged == {
+        "runAsUser": 0,
+        "privileged": False,
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    # fsGroup and sysctls stay pod-level; privileged/capabilities never come from the pod.
+    assert effective_security_context({"privileged": True, "sysctls": []}, None) == {}
+
+
+def test_restricted_merge_uses_pod_level_defaults():
+    got = reasons("override-root", "restricted", rule="run_as_root")
+    assert got == ["container 'app': runAsUser is 0 (spec.containers[0].securityContext or spec.securityContext)"]
+    got = reasons("override-root", "restricted", rule="seccomp_not_set")
+    assert len(got) == 1 and got[0].startswith("container 'sidecar': seccompProfile.type is Unconfined")
+
+
+def test_containers_order_and_paths():
+    got = [(c.kind, c.path, c.name) for c in containers_of(CORPUS["calico-node-7m2xq"])]
+    assert got == [
+        ("init container", "spec.initContainers[0]", "install-cni"),
+        ("init container", "spec.initContainers[1]", "mount-bpffs"),
+        ("container", "spec.containers[0]", "calico-node"),
+    ]
+
+
+def test_cks_privilege_breaks_statelessness_only_in_cks():
+    cks = evaluate(CORPUS["api-debugged"], build_policy("cks"))
+    assert cks.violations[0].categories == ("immutable", "stateless")
+    base = evaluate(CORPUS["api-debugged"], build_policy("baseline"))
+    assert base.violations[0].categories == ("immutable",)
+
+
+@pytest.mark.parametrize(
+    ("checks", "message"),
+    [
+        (["nope"], "Unknown check(s) nope"),
+        (["+nope"], "Unknown check(s) nope"),
+        (["privileged", "+host_ports"], "not both"),
+    ],
+)
+def test_build_policy_rejects_bad_checks(checks, message):
+    with pytest.raises(UnknownCheckError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        build_policy("cks", checks)
+
+
+def test_build_policy_unknown_profile():
+    with pytest.raises(UnknownCheckError, match="Unknown profile 'pss'"):
+        build_policy("pss")
+
+
+def test_profiles_reference_known_rules_and_catalogue_is_documented():
+    for profile in PROFILES.values():
+        assert set(profile.rules) <= set(RULES)
+    catalogue = {r["id"]: r for r in describe_rules()}
+    assert set(catalogue) == set(RULES)
+    for rule in catalogue.values():
+        assert rule["references"] and rule["description"]
+    assert catalogue["privileged"]["profiles"] == ["baseline", "cks", "restricted"]
+    assert catalogue["writable_root_filesystem"]["profiles"] == []
+    assert any("CIS 5.2.2" in ref for ref in catalogue["privileged"]["references"])
+
+
+def test_minimal_pod_without_spec_fields():
+    pod = {"metadata": {"name": "bare"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    assert evaluate(pod, build_policy("cks")).compliant
+    # A volume without a source is an emptyDir.
+    pod["spec"]["volumes"] = [{"name": "v"}]
+    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "v", "mountPath": "/v"}]
+    assert evaluate(pod, build_policy("cks")).rules == ("writable_volume",)
