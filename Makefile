@@ -31,6 +31,30 @@ venv: $(VENV)/.stamp
 test: venv
 	scripts/test.sh
 
+docker:
+	scripts/docker-engine.sh
+
+images: docker
+	scripts/build-images.sh
+
+k8s-binaries:
+	scripts/k8s-binaries.sh
+
+k8s-up: venv
+	scripts/k8s-api.sh start
+
+k8s-down:
+	scripts/k8s-api.sh stop
+
+lab-up: venv
+	scripts/lab.sh up
+
+lab-down:
+	scripts/lab.sh down
+
+demo: lab-up
+	ansible-playbook -i inventories/lab playbooks/site.yml
+
 build: venv
 	mkdir -p .build/dist
 	ansible-galaxy collection build --force --output-path .build/dist .

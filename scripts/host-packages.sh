@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Debian packages the test suite and the lab need on the controller, installed when missing:
+# debootstrap (node images), sysdig (filter compiler and offline captures in tests).
+# The Docker engine has its own script (scripts/docker-engine.sh).
+set -euo pipefail
+want=(debootstrap sysdig)
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+echo "[host-packages] installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The whole test suite, in order, stopping at the first failing stage:
+#   ruff -> ansible-lint -> ansible-test sanity -> unit -> integration -> molecule
+# It installs and starts what the later stages need (Docker engine, node images, Kubernetes
+# binaries and API, sysdig) and ends with a summary of counts.
+#   scripts/test.sh                  # everything
+#   STAGES="unit integration" scripts/test.sh
+set -uo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+export PATH="$repo/.venv/bin:$PATH"
+export ANSIBLE_CONFIG="$repo/ansible.cfg"
+export ANSIBLE_COLLECTIONS_PATH="$repo/.build/collections"
+STAGES="${STAGES:-ruff lint sanity unit integration molecule}"
+out="$repo/.build/test-results"
+mkdir -p "$out"
+rm -f "$out"/*.xml
+
+declare -a summary=()
+total_passed=0 total_failed=0 total_skipped=0
+t0=$SECONDS
+
+banner() { printf '\n==== %s ====\n' "$*"; }
+
+record() { # stage passed failed skipped seconds
+  summary+=("$(printf '%-12s passed=%-5s failed=%-4s skipped=%-4s %4ss' "$1" "$2" "$3" "$4" "$5")")
+  total_passed=$((total_passed + $2)); total_failed=$((total_failed + $3)); total_skipped=$((total_skipped + $4))
+}
+
+finish() {
+  banner "summary ($((SECONDS - t0))s)"
+  printf '%s\n' "${summary[@]}"
+  echo
+  echo "${total_passed} passed, ${total_failed} failed, ${total_skipped} skipped"
+  exit "$1"
+}
+
+junit_counts() { # file -> "passed failed skipped"
+  python3 - "$1" <<'PY'
+import sys, xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except Exception:
+    print("0 1 0"); raise SystemExit
+suites = [root] if root.tag == "testsuite" else list(root)
+t = sum(int(s.get("tests", 0)) for s in suites)
+f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+sk = sum(int(s.get("skipped", 0)) for s in suites)
+print(t - f - sk, f, sk)
+PY
+}
+
+simple_stage() { # name command...
+  local name=$1; shift
+  banner "$name"
+  local s=$SECONDS
+  if "$@"; then record "$name" 1 0 0 $((SECONDS - s)); else record "$name" 0 1 0 $((SECONDS - s)); finish 1; fi
+}
+
+pytest_stage() { # name pytest-args...
+  local name=$1; shift
+  banner "$name"
+  local s=$SECONDS rc
+  pytest -p no:cacheprovider --junitxml="$out/$name.xml" "$@"
+  rc=$?
+  read -r p f sk < <(junit_counts "$out/$name.xml")
+  if [[ $rc -eq 5 ]]; then echo "no tests collected in $name"; rc=1; fi
+  record "$name" "$p" "$f" "$sk" $((SECONDS - s))
+  [[ $rc -eq 0 ]] || finish 1
+}
+
+prepare_infra() {
+  banner "prepare: Docker engine, node images, Kubernetes binaries, host tools"
+  local s=$SECONDS
+  scripts/host-packages.sh || return 1
+  scripts/docker-engine.sh || return 1
+  scripts/build-images.sh || return 1
+  scripts/k8s-binaries.sh >/dev/null || return 1
+  echo "prepared in $((SECONDS - s))s"
+}
+
+for stage in $STAGES; do
+  case "$stage" in
+    ruff)
+      simple_stage ruff bash -c 'ruff check . && ruff format --check .' ;;
+    lint)
+      simple_stage ansible-lint ansible-lint ;;
+    sanity)
+      simple_stage sanity scripts/sanity.sh ;;
+    unit)
+      pytest_stage unit tests/unit ;;
+    integration)
+      prepare_infra || { record prepare 0 1 0 0; finish 1; }
+      pytest_stage integration tests/integration -m "integration or not integration" ;;
+    molecule)
+      prepare_infra >/dev/null || { record prepare 0 1 0 0; finish 1; }
+      banner molecule
+      s=$SECONDS mp=0 mf=0
+      for scenario in molecule/*/molecule.yml; do
+        name=$(basename "$(dirname "$scenario")")
+        echo "---- molecule test -s $name"
+        if molecule test -s "$name"; then mp=$((mp + 1)); else mf=$((mf + 1)); record molecule "$mp" "$mf" 0 $((SECONDS - s)); finish 1; fi
+      done
+      record molecule "$mp" "$mf" 0 $((SECONDS - s)) ;;
+    *) echo "unknown stage $stage" >&2; exit 2 ;;
+  esac
+done
+finish 0
