@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, in order, stopping at the first failing stage:
-#   ruff -> ansible-lint -> ansible-test sanity -> unit -> integration -> molecule
+#   ruff -> ansible-lint -> ansible-test sanity -> build -> unit -> integration -> molecule
 # It installs and starts what the later stages need (Docker engine, node images, Kubernetes
 # binaries and API, sysdig) and ends with a summary of counts.
 #   scripts/test.sh                  # everything
@@ -11,7 +11,7 @@ cd "$repo"
 export PATH="$repo/.venv/bin:$PATH"
 export ANSIBLE_CONFIG="$repo/ansible.cfg"
 export ANSIBLE_COLLECTIONS_PATH="$repo/.build/collections"
-STAGES="${STAGES:-ruff lint sanity unit integration molecule}"
+STAGES="${STAGES:-ruff lint sanity build unit integration molecule}"
 out="$repo/.build/test-results"
 mkdir -p "$out"
 rm -f "$out"/*.xml
@@ -87,6 +87,8 @@ for stage in $STAGES; do
       simple_stage ansible-lint ansible-lint ;;
     sanity)
       simple_stage sanity scripts/sanity.sh ;;
+    build)
+      simple_stage build scripts/build-check.sh ;;
     unit)
       pytest_stage unit tests/unit ;;
     integration)
