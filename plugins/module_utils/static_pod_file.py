@@ -1,0 +1,140 @@
+# Copyright (c) nodesec.kubernetes contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""File I/O for static-pod manifests: read, back up outside the manifests folder, write atomically.
+
+The kubelet reads every file of its static-pod folder whose name does not start with a dot
+(``filepath.Glob(dir, "[^.]*")``) and ignores dotfiles in its inotify handler, so the new
+content is written to a dotfile in the same folder, synced, given the original owner and mode,
+and renamed over the manifest: the kubelet never sees a half-written file or a second copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod import (
+    InvalidManifestError,
+    InvalidRequestError,
+    PatchResult,
+    StaticPodError,
+    patch_manifest_text,
+)
+
+DEFAULT_BACKUP_DIR = "/var/backups/nodesec/static-pods"
+
+
+class ManifestIOError(StaticPodError):
+    """Reading, backing up or writing the manifest failed."""
+
+
+@dataclass
+class FileOutcome:
+    result: PatchResult
+    backup_file: Optional[str] = None
+    written: bool = False
+
+
+class ManifestFile:
+    def __init__(self, path: str) -> None:
+        self.path = os.path.abspath(path)
+        self.directory = os.path.dirname(self.path)
+        self.name = os.path.basename(self.path)
+
+    def read(self) -> str:
+        try:
+            with open(self.path, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError as exc:
+            raise ManifestIOError(f"{self.path} does not exist", "path") from exc
+        except OSError as exc:
+            raise ManifestIOError(f"cannot read {self.path}: {exc}", "path") from exc
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidManifestError(f"{self.path} is not UTF-8 text: {exc}", "path") from exc
+
+    def check_backup_dir(self, backup_dir: str) -> str:
+        """A backup inside the manifests folder would be started by the kubelet as a second pod."""
+        real_backup = os.path.realpath(backup_dir)
+        if real_backup == os.path.realpath(self.directory):
+            raise InvalidRequestError(
+                f"backup_dir {backup_dir} is the static-pod folder of {self.path}: the kubelet would run the "
+                "backup as a second pod; choose a folder outside it (default " + DEFAULT_BACKUP_DIR + ")",
+                "backup_dir",
+            )
+        return real_backup
+
+    def backup(self, backup_dir: str) -> str:
+        target_dir = self.check_backup_dir(backup_dir)
+        try:
+            os.makedirs(target_dir, mode=0o700, exist_ok=True)
+            stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+            dest = os.path.join(target_dir, f"{self.name}.{stamp}.bak")
+            shutil.copy2(self.path, dest)  # keeps mode and times
+            st = os.stat(self.path)
+            if hasattr(os, "chown") and os.geteuid() == 0:
+                os.chown(dest, st.st_uid, st.st_gid)
+        except OSError as exc:
+            raise ManifestIOError(f"cannot back up {self.path} to {backup_dir}: {exc}", "backup_dir") from exc
+        return dest
+
+    def write_atomic(self, text: str) -> None:
+        try:
+            st = os.stat(self.path)
+        except OSError as exc:
+            raise ManifestIOError(f"cannot stat {self.path}: {exc}", "path") from exc
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.name}.", suffix=".tmp", dir=self.directory)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(text.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, stat.S_IMODE(st.st_mode))
+            if os.geteuid() == 0:
+                os.chown(tmp, st.st_uid, st.st_gid)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise ManifestIOError(f"cannot write {self.path}: {exc}", "path") from exc
+        try:
+            dir_fd = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError:
+            pass
+
+
+def update_manifest_file(
+    path: str,
+    container: Optional[str] = None,
+    flags: Optional[Dict[Any, Any]] = None,
+    volumes: Optional[List[Dict[str, Any]]] = None,
+    path_flags: Optional[Dict[str, str]] = None,
+    backup: bool = False,
+    backup_dir: str = DEFAULT_BACKUP_DIR,
+    check_mode: bool = False,
+) -> FileOutcome:
+    """Patch the manifest at ``path``. Any refusal is raised before the file is touched."""
+    manifest = ManifestFile(path)
+    if backup:
+        manifest.check_backup_dir(backup_dir)
+    result = patch_manifest_text(manifest.read(), container, flags, volumes, path_flags)
+    outcome = FileOutcome(result=result)
+    if not result.changed or check_mode:
+        return outcome
+    if backup:
+        outcome.backup_file = manifest.backup(backup_dir)
+    manifest.write_atomic(result.after)
+    outcome.written = True
+    return outcome
