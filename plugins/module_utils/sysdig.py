@@ -260,6 +260,7 @@ def parse_line(line: str, fmt: OutputFormat) -> Optional[Dict[str, Optional[str]
 class ParsedOutput:
     events: List[Dict[str, Optional[str]]] = field(default_factory=list)
     unparsed: List[str] = field(default_factory=list)
+    unparsed_count: int = 0
 
 
 def parse_output(lines: Iterable[str], fmt: OutputFormat, keep_unparsed: int = 20) -> ParsedOutput:
@@ -270,6 +271,7 @@ def parse_output(lines: Iterable[str], fmt: OutputFormat, keep_unparsed: int = 2
             continue
         event = parse_line(line, fmt)
         if event is None:
+            result.unparsed_count += 1
             if len(result.unparsed) < keep_unparsed:
                 result.unparsed.append(line.rstrip("\r\n"))
             continue

@@ -179,6 +179,7 @@ def test_parse_output_bounds_the_unparsed_sample():
     result = sd.parse_output([f"garbage {i}" for i in range(50)], fmt, keep_unparsed=3)
     assert result.events == []
     assert result.unparsed == ["garbage 0", "garbage 1", "garbage 2"]
+    assert result.unparsed_count == 50
 
 
 @pytest.mark.parametrize(

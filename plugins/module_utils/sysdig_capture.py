@@ -1,0 +1,206 @@
+# Copyright (c) nodesec.kubernetes contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The service behind nodesec.kubernetes.sysdig_capture: validate, capture, parse.
+
+No Ansible imports: the module wires it to AnsibleModule; tests call it directly with a real
+sysdig (or any runner with the same signature as ``run_bounded``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig import (
+    CaptureRequest,
+    RunResult,
+    SysdigError,
+    SysdigFilterError,
+    SysdigFormatError,
+    SysdigNoDriverError,
+    build_command,
+    build_filter,
+    build_validation_command,
+    detect_no_driver,
+    ensure_star,
+    filter_error_message,
+    no_driver_message,
+    parse_filter_error,
+    parse_format,
+    parse_format_error,
+    parse_output,
+    run_bounded,
+    shell_join,
+)
+
+DEFAULT_FORMAT = "*%evt.time\t%user.uid\t%user.name\t%proc.pid\t%proc.name\t%container.id\t%k8s.pod.name\t%evt.type"
+
+# A filter no sysdig knows: if sysdig does not reject it, it reads the input before compiling
+# the filter, and the empty-file method cannot validate anything on this version.
+_PROBE_FILTER = "nodesec.no_such_field=1"
+
+Runner = Callable[[Sequence[str], int, float], RunResult]
+
+
+@dataclass
+class CaptureParams:
+    filter: Optional[str] = None
+    container_id: Optional[str] = None
+    pod_name: Optional[str] = None
+    namespace: Optional[str] = None
+    duration: Optional[int] = None
+    max_events: Optional[int] = None
+    format: str = DEFAULT_FORMAT
+    read_file: Optional[str] = None
+    write_file: Optional[str] = None
+    cri_socket: Optional[str] = None
+    snaplen: Optional[int] = None
+    output_limit: int = 4 * 1024 * 1024
+    timeout: Optional[int] = None
+    validate: bool = True
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
+
+
+class SysdigCapture:
+    """Validate the filter with sysdig's compiler, then run one bounded capture and parse it."""
+
+    def __init__(self, sysdig: str, runner: Runner = run_bounded, os_family: Optional[str] = None) -> None:
+        self.sysdig = sysdig
+        self.runner = runner
+        self.os_family = os_family
+        self.warnings: List[str] = []
+
+    # -- validation ---------------------------------------------------------------------------
+
+    def _compile(self, filter_text: str, fmt: Optional[str], empty: str) -> str:
+        argv = build_validation_command(self.sysdig, filter_text, fmt, empty)
+        res = self.runner(argv, 65536, 60.0)
+        return _text(res.stdout) + _text(res.stderr)
+
+    def validate(self, filter_text: str, fmt: Optional[str]) -> bool:
+        """Compile ``filter_text`` (and ``fmt``) offline; raise on errors, return True when validated.
+
+        sysdig compiles the filter and the format before it opens its input, so reading an empty
+        file makes it report filter/format errors without capturing anything. When the probe
+        shows this sysdig version does not behave so, returns False (not validated) with a warning.
+        """
+        fd, empty = tempfile.mkstemp(prefix="nodesec-sysdig-", suffix=".scap")
+        os.close(fd)
+        try:
+            output = self._compile(filter_text, fmt, empty)
+            info = parse_filter_error(output)
+            if info is not None:
+                raise SysdigFilterError(
+                    filter_error_message(filter_text, info), filter_text, info.position, info.unknown_field
+                )
+            format_error = parse_format_error(output)
+            if format_error is not None:
+                raise SysdigFormatError(f"sysdig rejected the output format {fmt!r}: {format_error}")
+            if not filter_text:
+                return True
+            if parse_filter_error(self._compile(_PROBE_FILTER, None, empty)) is None:
+                self.warnings.append(
+                    "This sysdig does not compile filters before reading its input: the filter could not be"
+                    " validated offline; errors will show when the capture starts."
+                )
+                return False
+            return True
+        finally:
+            os.unlink(empty)
+
+    # -- capture ------------------------------------------------------------------------------
+
+    def _fail_from_output(self, output: str, live: bool, filter_text: str, argv: Sequence[str]) -> None:
+        info = parse_filter_error(output)
+        if info is not None:
+            raise SysdigFilterError(
+                filter_error_message(filter_text, info), filter_text, info.position, info.unknown_field
+            )
+        if live and detect_no_driver(output):
+            raise SysdigNoDriverError(no_driver_message(output, self.os_family), output)
+        format_error = parse_format_error(output)
+        if format_error is not None:
+            raise SysdigFormatError(f"sysdig rejected the output format: {format_error}")
+        raise SysdigError(f"sysdig failed: {shell_join(argv)}: {output.strip() or 'no output'}")
+
+    def run(self, params: CaptureParams, check_mode: bool = False) -> Dict[str, Any]:
+        fmt = parse_format(ensure_star(params.format))
+        filter_text = build_filter(params.filter, params.container_id, params.pod_name, params.namespace)
+        live = not params.read_file
+        request = CaptureRequest(
+            filter=filter_text,
+            duration=params.duration,
+            max_events=params.max_events,
+            format=fmt.raw,
+            read_file=params.read_file,
+            write_file=params.write_file,
+            snaplen=params.snaplen,
+            cri_socket=params.cri_socket,
+        )
+        argv = build_command(self.sysdig, request)
+        validated = self.validate(filter_text, fmt.raw) if params.validate else False
+        result: Dict[str, Any] = {
+            "changed": bool(params.write_file),
+            "command": argv,
+            "cmd": shell_join(argv),
+            "filter": filter_text,
+            "format": fmt.raw,
+            "fields": fmt.keys,
+            "filter_validated": validated,
+            "events": [],
+            "event_count": 0,
+            "unparsed_lines": [],
+            "unparsed_count": 0,
+            "truncated": False,
+            "timed_out": False,
+            "captured": False,
+        }
+        if params.read_file and not os.path.isfile(params.read_file):
+            raise SysdigError(f"read_file {params.read_file} does not exist on this node")
+        if check_mode:
+            result["msg"] = "check mode: filter and format validated, no capture run"
+            return result
+
+        timeout = float(params.timeout or ((params.duration or 0) + 120))
+        res = self.runner(argv, params.output_limit, timeout)
+        output_err = _text(res.stderr)
+        stopped_by_us = res.truncated or res.timed_out
+        if res.rc != 0 and not stopped_by_us:
+            self._fail_from_output(_text(res.stdout) + output_err, live, filter_text, argv)
+        events_source = res
+        if params.write_file:
+            if not os.path.isfile(params.write_file):
+                self._fail_from_output(output_err, live, filter_text, argv)
+            read_argv = [self.sysdig, "-r", params.write_file, "-p", fmt.raw]
+            events_source = self.runner(read_argv, params.output_limit, timeout)
+            result["read_command"] = read_argv
+            if events_source.rc != 0 and not events_source.truncated:
+                self._fail_from_output(_text(events_source.stderr), False, filter_text, read_argv)
+        parsed = parse_output(_text(events_source.stdout).splitlines(), fmt)
+        result.update(
+            events=parsed.events,
+            event_count=len(parsed.events),
+            unparsed_lines=parsed.unparsed,
+            unparsed_count=parsed.unparsed_count,
+            truncated=events_source.truncated,
+            timed_out=res.timed_out,
+            captured=True,
+            rc=res.rc,
+            stderr=output_err,
+        )
+        if events_source.truncated:
+            self.warnings.append(
+                f"sysdig output passed output_limit ({params.output_limit} bytes): the capture was stopped and the"
+                " events cut at the last whole line"
+            )
+        if res.timed_out:
+            self.warnings.append(f"sysdig did not finish within {timeout:.0f}s and was stopped")
+        if params.write_file:
+            result["write_file"] = params.write_file
+        return result
