@@ -330,6 +330,11 @@ def spawn(comp: Component, bindir: Path) -> int:
             close_fds=True,
         )
     comp.pidfile.write_text(f"{proc.pid}\n")
+    # Until the child has exec'd, /proc/<pid>/cmdline is still Python's: wait for the exec so
+    # that running_pid() (and stop) recognise the process from now on.
+    deadline = time.monotonic() + 5
+    while running_pid(comp, bindir) is None and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
     return proc.pid
 
 
