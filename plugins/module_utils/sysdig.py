@@ -520,7 +520,7 @@ def run_bounded(argv: Sequence[str], output_limit: int, timeout: float, stderr_l
         if remaining <= 0 and stopped:
             proc.kill()
             break
-        for key, _ in sel.select(timeout=min(remaining, 1.0)):
+        for key, _mask in sel.select(timeout=min(remaining, 1.0)):
             chunk = os.read(key.fd, 65536)
             if not chunk:
                 sel.unregister(key.fileobj)

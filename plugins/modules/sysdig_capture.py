@@ -26,7 +26,7 @@ description:
     M(ansible.builtin.fetch) (see EXAMPLES); a module runs on the node and cannot write on the
     controller itself.
 author:
-  - nodesec maintainers
+  - nodesec maintainers (@nodesec)
 requirements:
   - sysdig on the managed node (role M(nodesec.kubernetes.sysdig) installs it).
   - For live captures, a loaded capture driver (kernel module C(scap) or an eBPF probe) and root.
