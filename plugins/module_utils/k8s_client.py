@@ -1,0 +1,295 @@
+# Copyright (c) nodesec.kubernetes contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A small Kubernetes client layer for the collection's modules.
+
+- Connection options named as in kubernetes.core (``kubeconfig``, ``context``, ``host``,
+  ``api_key``, ``validate_certs``, ``ca_cert``, ``client_cert``, ``client_key``) with the same
+  ``K8S_AUTH_*`` environment fallbacks; in-cluster configuration when nothing is given.
+  Unlike kubernetes.core, ``validate_certs`` defaults to true and wins over a kubeconfig's
+  ``insecure-skip-tls-verify``.
+- Paginated pod LIST returning plain dicts page by page (no model deserialisation), owner
+  metadata reads, pod deletion with server-side dry run and a UID precondition.
+- Typed exceptions; modules turn them into ``fail_json`` in ``main()``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+
+from ansible.module_utils.basic import env_fallback
+
+try:
+    import kubernetes
+    import urllib3
+    from kubernetes.client.exceptions import ApiException
+
+    HAS_KUBERNETES = True
+    KUBERNETES_IMPORT_ERROR: Optional[Exception] = None
+except ImportError as exc:  # pragma: no cover - exercised by the module's missing_required_lib guard
+    HAS_KUBERNETES = False
+    KUBERNETES_IMPORT_ERROR = exc
+    ApiException = Exception  # type: ignore[assignment,misc]
+
+# Argument spec for the connection options (documented in doc_fragments/k8s_auth.py). The
+# environment fallbacks are kubernetes.core's: K8S_AUTH_<OPTION> and K8S_AUTH_<ALIAS>.
+AUTH_ENV: Dict[str, Tuple[str, ...]] = {
+    "kubeconfig": ("K8S_AUTH_KUBECONFIG",),
+    "context": ("K8S_AUTH_CONTEXT",),
+    "host": ("K8S_AUTH_HOST",),
+    "api_key": ("K8S_AUTH_API_KEY",),
+    "validate_certs": ("K8S_AUTH_VALIDATE_CERTS", "K8S_AUTH_VERIFY_SSL"),
+    "ca_cert": ("K8S_AUTH_CA_CERT", "K8S_AUTH_SSL_CA_CERT"),
+    "client_cert": ("K8S_AUTH_CLIENT_CERT", "K8S_AUTH_CERT_FILE"),
+    "client_key": ("K8S_AUTH_CLIENT_KEY", "K8S_AUTH_KEY_FILE"),
+}
+
+
+def _fb(name: str) -> Tuple[Any, List[str]]:
+    return (env_fallback, list(AUTH_ENV[name]))
+
+
+AUTH_ARG_SPEC: Dict[str, Dict[str, Any]] = {
+    "kubeconfig": {"type": "raw", "no_log": True, "fallback": _fb("kubeconfig")},
+    "context": {"type": "str", "fallback": _fb("context")},
+    "host": {"type": "str", "fallback": _fb("host")},
+    "api_key": {"type": "str", "no_log": True, "fallback": _fb("api_key")},
+    "validate_certs": {"type": "bool", "default": True, "aliases": ["verify_ssl"], "fallback": _fb("validate_certs")},
+    "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"], "fallback": _fb("ca_cert")},
+    "client_cert": {"type": "path", "aliases": ["cert_file"], "fallback": _fb("client_cert")},
+    "client_key": {"type": "path", "aliases": ["key_file"], "no_log": True, "fallback": _fb("client_key")},
+}
+
+
+class K8sError(Exception):
+    """Base class: a message that names the object and the cause."""
+
+
+class K8sConfigError(K8sError):
+    pass
+
+
+class K8sUnreachableError(K8sError):
+    pass
+
+
+class K8sApiError(K8sError):
+    def __init__(self, message: str, status: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def api_error_text(exc: Any) -> str:
+    """``403 Forbidden (pods "x" is forbidden: ...)`` from an ApiException."""
+    status = getattr(exc, "status", None)
+    reason = getattr(exc, "reason", None) or ""
+    detail = ""
+    body = getattr(exc, "body", None)
+    if body:
+        try:
+            detail = json.loads(body).get("message", "")
+        except (ValueError, AttributeError, TypeError):
+            detail = str(body)[:300]
+    text = f"{status} {reason}".strip()
+    return f"{text} ({detail})" if detail else text
+
+
+def build_configuration(params: Mapping[str, Any]) -> Any:
+    """A ``kubernetes.client.Configuration`` from the auth options (already env-resolved).
+
+    Order, as in kubernetes.core: explicit host + credentials; else kubeconfig/context; else
+    in-cluster service account; else the default kubeconfig (``KUBECONFIG`` or ~/.kube/config).
+    """
+    cfg = kubernetes.client.Configuration()
+    host = (params.get("host") or "").rstrip("/") or None
+    api_key = params.get("api_key")
+    cert, key = params.get("client_cert"), params.get("client_key")
+    kubeconfig, context = params.get("kubeconfig"), params.get("context")
+    try:
+        if host and (api_key or (cert and key)):
+            pass
+        elif kubeconfig or context:
+            if isinstance(kubeconfig, Mapping):
+                kubernetes.config.load_kube_config_from_dict(
+                    config_dict=dict(kubeconfig), context=context, client_configuration=cfg
+                )
+            else:
+                kubernetes.config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)
+        else:
+            try:
+                kubernetes.config.load_incluster_config(client_configuration=cfg)
+            except kubernetes.config.ConfigException:
+                kubernetes.config.load_kube_config(context=context, client_configuration=cfg)
+    except kubernetes.config.ConfigException as exc:
+        raise K8sConfigError(f"Invalid Kubernetes configuration: {exc}") from exc
+    except OSError as exc:
+        raise K8sConfigError(f"Cannot read kubeconfig {kubeconfig or '~/.kube/config'}: {exc}") from exc
+    if host:
+        cfg.host = host
+    if api_key:
+        cfg.api_key = {"authorization": f"Bearer {api_key}"}
+        cfg.api_key_prefix = {}
+    if params.get("ca_cert"):
+        cfg.ssl_ca_cert = params["ca_cert"]
+    if cert:
+        cfg.cert_file = cert
+    if key:
+        cfg.key_file = key
+    validate = params.get("validate_certs")
+    cfg.verify_ssl = True if validate is None else bool(validate)
+    return cfg
+
+
+class K8sClient:
+    """The few API calls the pod compliance modules need, returning plain dicts."""
+
+    def __init__(self, configuration: Any, request_timeout: Optional[float] = 60, pool_size: int = 10) -> None:
+        configuration.connection_pool_maxsize = max(pool_size, configuration.connection_pool_maxsize or 0)
+        self.host = configuration.host
+        self.api_client = kubernetes.client.ApiClient(configuration)
+        self.core = kubernetes.client.CoreV1Api(self.api_client)
+        self.apps = kubernetes.client.AppsV1Api(self.api_client)
+        self.batch = kubernetes.client.BatchV1Api(self.api_client)
+        self.timeout = request_timeout
+        self.warnings: List[str] = []
+        self._owner_cache: Dict[Tuple[str, str, str], Optional[Mapping[str, Any]]] = {}
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], **kwargs: Any) -> K8sClient:
+        return cls(build_configuration(params), **kwargs)
+
+    def close(self) -> None:
+        self.api_client.close()
+
+    def _unreachable(self, exc: Exception) -> K8sUnreachableError:
+        text = str(getattr(exc, "reason", None) or exc)
+        hint = ""
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            hint = " (TLS verification failed: give the cluster CA with ca_cert or in the kubeconfig)"
+        return K8sUnreachableError(f"Cannot reach the Kubernetes API at {self.host}: {text}{hint}")
+
+    @staticmethod
+    def _json(response: Any) -> Dict[str, Any]:
+        try:
+            return json.loads(response.data)
+        finally:
+            response.release_conn()
+
+    # -- pods --------------------------------------------------------------------------------
+
+    def iter_pod_pages(
+        self,
+        namespace: Optional[str] = None,
+        label_selector: Optional[str] = None,
+        field_selector: Optional[str] = None,
+        limit: int = 500,
+    ) -> Iterator[List[Dict[str, Any]]]:
+        """Yield pods page by page (``limit``/``continue``); memory is bounded by the page size."""
+        where = f"namespace {namespace}" if namespace else "all namespaces"
+        token: Optional[str] = None
+        while True:
+            kwargs: Dict[str, Any] = {"limit": limit, "_preload_content": False, "_request_timeout": self.timeout}
+            if token:
+                kwargs["_continue"] = token
+            if label_selector:
+                kwargs["label_selector"] = label_selector
+            if field_selector:
+                kwargs["field_selector"] = field_selector
+            try:
+                if namespace:
+                    resp = self.core.list_namespaced_pod(namespace, **kwargs)
+                else:
+                    resp = self.core.list_pod_for_all_namespaces(**kwargs)
+                page = self._json(resp)
+            except ApiException as exc:
+                if exc.status == 410 and token:
+                    # The snapshot behind the continue token expired (etcd compaction). The
+                    # server offers a token to go on with an inconsistent list.
+                    fresh = _continue_from_gone(exc)
+                    if fresh:
+                        self.warnings.append(
+                            f"Pod list in {where} continued past an expired snapshot; pods created or "
+                            "deleted meanwhile may be missed or seen twice"
+                        )
+                        token = fresh
+                        continue
+                raise K8sApiError(f"Failed to list pods in {where}: {api_error_text(exc)}", exc.status) from exc
+            except urllib3.exceptions.HTTPError as exc:
+                raise self._unreachable(exc) from exc
+            yield page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+
+    def delete_pod(
+        self,
+        namespace: str,
+        name: str,
+        uid: Optional[str] = None,
+        grace_period: Optional[int] = None,
+        dry_run: bool = False,
+    ) -> str:
+        """Delete one pod. Returns ``deleted`` or ``already_gone``.
+
+        A UID precondition makes sure the pod deleted is the one classified: a pod of the same
+        name recreated meanwhile (StatefulSet) fails the precondition (409) and counts as gone.
+        """
+        body: Dict[str, Any] = {}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        if grace_period is not None:
+            body["gracePeriodSeconds"] = grace_period
+        kwargs: Dict[str, Any] = {"body": body, "_preload_content": False, "_request_timeout": self.timeout}
+        if dry_run:
+            kwargs["dry_run"] = "All"
+        try:
+            self._json(self.core.delete_namespaced_pod(name, namespace, **kwargs))
+        except ApiException as exc:
+            if exc.status == 404:
+                return "already_gone"
+            if exc.status == 409 and uid and "precondition" in (exc.body or "").lower():
+                return "already_gone"
+            raise K8sApiError(f"Failed to delete pod {namespace}/{name}: {api_error_text(exc)}", exc.status) from exc
+        except urllib3.exceptions.HTTPError as exc:
+            raise self._unreachable(exc) from exc
+        return "deleted"
+
+    # -- owners ------------------------------------------------------------------------------
+
+    def owner_metadata(self, kind: str, namespace: str, name: str) -> Optional[Mapping[str, Any]]:
+        """Metadata of a ReplicaSet or Job (the owners we follow up), cached; None when unknown."""
+        key = (kind, namespace, name)
+        if key in self._owner_cache:
+            return self._owner_cache[key]
+        readers = {
+            "ReplicaSet": self.apps.read_namespaced_replica_set,
+            "Job": self.batch.read_namespaced_job,
+        }
+        meta: Optional[Mapping[str, Any]] = None
+        reader = readers.get(kind)
+        if reader is not None:
+            try:
+                meta = self._json(reader(name, namespace, _preload_content=False, _request_timeout=self.timeout)).get(
+                    "metadata"
+                )
+            except ApiException as exc:
+                if exc.status not in (403, 404):
+                    raise K8sApiError(
+                        f"Failed to read {kind} {namespace}/{name}: {api_error_text(exc)}", exc.status
+                    ) from exc
+                if exc.status == 403:
+                    self.warnings.append(
+                        f"Cannot read {kind} {namespace}/{name} (403 Forbidden): its owner is not resolved"
+                    )
+            except urllib3.exceptions.HTTPError as exc:
+                raise self._unreachable(exc) from exc
+        self._owner_cache[key] = meta
+        return meta
+
+
+def _continue_from_gone(exc: Any) -> Optional[str]:
+    try:
+        return (json.loads(exc.body).get("metadata") or {}).get("continue")
+    except (ValueError, AttributeError, TypeError):
+        return None

@@ -1,0 +1,227 @@
+#!/usr/bin/python
+# Copyright (c) nodesec.kubernetes contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pod_compliance
+short_description: Delete the pods that are not stateless or not immutable
+version_added: 0.1.0
+description:
+  - Finds the offending pods exactly as M(nodesec.kubernetes.pod_compliance_info) does and deletes them.
+  - Safe by default. In check mode the deletions are sent as server-side dry runs, so permissions and
+    admission are checked and nothing is deleted. When more than O(max_deletions) pods would be deleted
+    the module fails before deleting any. A pod already gone (404), or replaced meanwhile by a new pod of
+    the same name (the UID precondition fails), is not an error.
+  - Each deleted pod's owner is resolved. A warning names each owner (Deployment, StatefulSet, DaemonSet,
+    Job, CronJob, or the Node of a static pod) whose controller will recreate the pods, and whose
+    template has to be fixed. O(skip_owned) leaves owned pods alone.
+  - Deletions run in parallel, at most O(parallelism) at a time.
+author:
+  - nodesec maintainers
+extends_documentation_fragment:
+  - nodesec.kubernetes.k8s_auth
+  - nodesec.kubernetes.pod_compliance
+  - nodesec.kubernetes.attributes
+  - nodesec.kubernetes.attributes.MUTATING
+options:
+  max_deletions:
+    description:
+      - Fail, deleting nothing, when more pods than this would be deleted.
+    type: int
+    default: 50
+  grace_period:
+    description:
+      - Seconds the pods get to terminate. The pod's own C(terminationGracePeriodSeconds) when not set;
+        V(0) deletes immediately.
+    type: int
+  skip_owned:
+    description:
+      - Leave pods that have an owner (controller) alone; they are reported with action C(skipped_owned).
+      - Their controller would recreate them from the same template anyway.
+    type: bool
+    default: false
+  parallelism:
+    description:
+      - How many deletions run at the same time.
+    type: int
+    default: 10
+"""
+
+EXAMPLES = r"""
+- name: Delete the pods of namespace shop that are not stateless or not immutable (CKS task)
+  nodesec.kubernetes.pod_compliance:
+    kubeconfig: /etc/kubernetes/admin.conf
+    namespaces: [shop]
+  register: deleted
+
+- name: Preview first; check mode sends server-side dry runs only
+  nodesec.kubernetes.pod_compliance:
+    namespaces: [shop, db]
+    max_deletions: 10
+  check_mode: true
+  diff: true
+
+- name: Delete bare offending pods only, leave controller-owned ones, write a summary on the controller
+  nodesec.kubernetes.pod_compliance:
+    skip_owned: true
+    exclude_namespaces: [kube-system, calico-system]
+    grace_period: 0
+    summary_path: reports/pod-compliance-deleted.md
+  delegate_to: localhost
+
+- name: Connection options set once for the collection's Kubernetes modules
+  module_defaults:
+    group/nodesec.kubernetes.k8s:
+      kubeconfig: "{{ nodesec_kubeconfig }}"
+      context: prod
+  block:
+    - name: Report first
+      nodesec.kubernetes.pod_compliance_info:
+        namespaces: [batch]
+
+    - name: Then delete
+      nodesec.kubernetes.pod_compliance:
+        namespaces: [batch]
+"""
+
+RETURN = r"""
+pods:
+  description:
+    - The offending pods, sorted by namespace and name, as returned by M(nodesec.kubernetes.pod_compliance_info)
+      (namespace, name, uid, owner, stateless, immutable, rules, violations).
+    - Their C(action) is C(deleted) (C(would_delete) in check mode), C(already_gone), C(skipped_owned) or
+      C(exempt).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - namespace: shop
+      name: debug
+      uid: 2c6f3b1e-3f0a-4a59-9a57-0b8f7f1c2d3e
+      owner: null
+      stateless: false
+      immutable: false
+      rules: [privileged]
+      violations:
+        - rule: privileged
+          categories: [immutable, stateless]
+          reason: "container 'debug': spec.containers[0].securityContext.privileged is true"
+      action: deleted
+deleted:
+  description: The pods deleted (in check mode, that would be deleted), as C(namespace/name).
+  returned: always
+  type: list
+  elements: str
+  sample: [shop/debug]
+already_gone:
+  description: Offending pods that were gone by the time of their deletion.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+summary:
+  description: Counts over the scanned pods, as M(nodesec.kubernetes.pod_compliance_info) returns them.
+  returned: always
+  type: dict
+  sample: {scanned: 42, compliant: 41, offending: 1, by_rule: {privileged: 1}, by_namespace: {shop: 1},
+           by_action: {deleted: 1}}
+report_files:
+  description: Paths of the report files written (keys C(report_path), C(summary_path)).
+  returned: always
+  type: dict
+  sample: {}
+diff:
+  description: The pods deleted (or to be deleted in check mode), before and after.
+  returned: when diff mode is on
+  type: dict
+  sample: {before: {pods: [shop/debug]}, after: {pods: []}}
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.k8s_client import (
+    AUTH_ARG_SPEC,
+    HAS_KUBERNETES,
+    KUBERNETES_IMPORT_ERROR,
+    K8sClient,
+    K8sError,
+)
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance import UnknownCheckError
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance_service import (
+    DELETE_ARG_SPEC,
+    SCAN_ARG_SPEC,
+    DeletionFailedError,
+    TooManyDeletionsError,
+    delete_offenders,
+    delete_options,
+    deletion_diff,
+    scan,
+    scan_options,
+    write_reports,
+)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={**AUTH_ARG_SPEC, **SCAN_ARG_SPEC, **DELETE_ARG_SPEC}, supports_check_mode=True
+    )
+    if not HAS_KUBERNETES:
+        module.fail_json(
+            msg=missing_required_lib("kubernetes", url="https://pypi.org/project/kubernetes/"),
+            exception="".join(traceback.format_exception_only(type(KUBERNETES_IMPORT_ERROR), KUBERNETES_IMPORT_ERROR)),
+        )
+    check = module.check_mode
+    try:
+        options = scan_options(module.params)
+        deletion = delete_options(module.params, check)
+        client = K8sClient.from_params(
+            module.params, request_timeout=module.params["request_timeout"], pool_size=deletion.parallelism
+        )
+        try:
+            result = scan(client, options)
+            report = result.report
+            try:
+                warnings = delete_offenders(client, report, deletion)
+            except DeletionFailedError as exc:
+                write_reports(exc.report, module.params, check)
+                module.fail_json(
+                    msg=str(exc),
+                    errors=exc.errors,
+                    pods=exc.report.pods(),
+                    deleted=_refs(exc.report, "would_delete" if check else "deleted"),
+                    summary=exc.report.summary(),
+                )
+        finally:
+            client.close()
+        files = write_reports(report, module.params, check)
+    except TooManyDeletionsError as exc:
+        module.fail_json(msg=str(exc), would_delete=exc.count, max_deletions=exc.limit)
+    except (K8sError, UnknownCheckError, ValueError, OSError) as exc:
+        module.fail_json(msg=str(exc))
+
+    for warning in result.warnings + warnings:
+        module.warn(warning)
+    deleted = _refs(report, "would_delete" if check else "deleted")
+    out = {
+        "changed": bool(deleted),
+        "pods": report.pods(),
+        "deleted": deleted,
+        "already_gone": _refs(report, "already_gone"),
+        "summary": report.summary(),
+        "report_files": files,
+    }
+    if module._diff:
+        out["diff"] = deletion_diff(report, check)
+    module.exit_json(**out)
+
+
+def _refs(report, action: str) -> list:
+    return sorted(f.ref for f in report.findings if f.action == action)
+
+
+if __name__ == "__main__":
+    main()
