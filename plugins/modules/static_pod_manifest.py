@@ -30,9 +30,9 @@ description:
     and stores the optional backup outside the manifests folder, where the kubelet would
     otherwise start it as a second pod.
   - After a change the kubelet restarts the pod on its own; this module does not wait for it (the
-    role M(nodesec.kubernetes.audit_logging) does, and rolls back).
+    role C(nodesec.kubernetes.audit_logging) does, and rolls back).
 author:
-  - nodesec maintainers
+  - nodesec maintainers (@nodesec)
 requirements:
   - PyYAML on the managed node (Debian package C(python3-yaml)).
 extends_documentation_fragment:
@@ -120,7 +120,6 @@ notes:
   - The rewritten manifest uses kubeadm's layout (block style, keys in their original order), so a
     kubeadm manifest changes only where asked.
 seealso:
-  - role: nodesec.kubernetes.audit_logging
   - name: Static pods
     description: How the kubelet runs manifests from its static-pod folder.
     link: https://kubernetes.io/docs/tasks/configure-pod-container/static-pod/
@@ -180,8 +179,9 @@ container:
 changes:
   description:
     - What changed (or would change in check mode), one item per flag, volume or volumeMount.
-    - O(flags) items have lists of values in RV(changes[].before) and RV(changes[].after); volume and
-      volumeMount items have the objects (V(null) when added or removed).
+    - Each item has C(type) (V(flag), V(volume) or V(volumeMount)), C(name), C(action) (V(added),
+      V(updated) or V(removed)), C(before) and C(after). Flag items hold lists of values; volume and
+      volumeMount items hold the objects (V(null) when added or removed).
   returned: success
   type: list
   elements: dict
