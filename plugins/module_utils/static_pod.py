@@ -594,6 +594,40 @@ def _apply_volumes(
         container["volumeMounts"] = mounts
 
 
+def _apply_annotations(pod: Dict[str, Any], annotations: Dict[Any, Any], changes: List[Dict[str, Any]]) -> None:
+    """Pod annotations; a change makes the kubelet recreate the static pod (its UID is a hash of it)."""
+    if not annotations:
+        return
+    metadata = pod["metadata"]
+    current = metadata.get("annotations")
+    if current is not None and not isinstance(current, dict):
+        raise InvalidManifestError("metadata.annotations must be a mapping", "metadata.annotations")
+    current = dict(current or {})
+    for key, value in annotations.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidRequestError(f"annotation name {key!r} must be a non-empty string", "annotations")
+        if value is not None and not isinstance(value, str):
+            value = _scalar_to_str(key, value)
+        before = current.get(key)
+        if value is None:
+            if key in current:
+                del current[key]
+                changes.append(_change("annotation", key, "removed", before, None))
+        elif before != value:
+            current[key] = value
+            changes.append(
+                _change(
+                    "annotation",
+                    key,
+                    "updated" if key in (metadata.get("annotations") or {}) else "added",
+                    before,
+                    value,
+                )
+            )
+    if current or "annotations" in metadata:
+        metadata["annotations"] = current
+
+
 def check_path_flags(
     container: Dict[str, Any], flags: Dict[str, Optional[List[str]]], path_flags: Dict[str, str]
 ) -> None:
@@ -663,6 +697,7 @@ def patch_manifest(
     flags: Optional[Dict[Any, Any]] = None,
     volumes: Optional[List[Dict[str, Any]]] = None,
     path_flags: Optional[Dict[str, str]] = None,
+    annotations: Optional[Dict[Any, Any]] = None,
 ) -> Tuple[Dict[str, Any], str, List[Dict[str, Any]]]:
     """Return (patched copy, container name, changes). ``pod`` itself is not modified."""
     kinds = dict(DEFAULT_PATH_FLAGS)
@@ -679,6 +714,7 @@ def patch_manifest(
     changes: List[Dict[str, Any]] = []
     _apply_volumes(new["spec"], ctr, requests, changes)
     _apply_flags(ctr, wanted_flags, changes)
+    _apply_annotations(new, annotations or {}, changes)
     check_path_flags(ctr, wanted_flags, kinds)
     validate_pod(new)
     return new, ctr["name"], changes
@@ -690,11 +726,12 @@ def patch_manifest_text(
     flags: Optional[Dict[Any, Any]] = None,
     volumes: Optional[List[Dict[str, Any]]] = None,
     path_flags: Optional[Dict[str, str]] = None,
+    annotations: Optional[Dict[Any, Any]] = None,
 ) -> PatchResult:
     """Patch manifest text. When nothing changes, ``after`` is ``text`` itself (byte-identical)."""
     warnings: List[str] = []
     pod = load_manifest(text, warnings)
-    new, cname, changes = patch_manifest(pod, container, flags, volumes, path_flags)
+    new, cname, changes = patch_manifest(pod, container, flags, volumes, path_flags, annotations)
     if new == pod:
         after = text
     else:

@@ -121,6 +121,7 @@ def update_manifest_file(
     flags: Optional[Dict[Any, Any]] = None,
     volumes: Optional[List[Dict[str, Any]]] = None,
     path_flags: Optional[Dict[str, str]] = None,
+    annotations: Optional[Dict[Any, Any]] = None,
     backup: bool = False,
     backup_dir: str = DEFAULT_BACKUP_DIR,
     check_mode: bool = False,
@@ -129,7 +130,7 @@ def update_manifest_file(
     manifest = ManifestFile(path)
     if backup:
         manifest.check_backup_dir(backup_dir)
-    result = patch_manifest_text(manifest.read(), container, flags, volumes, path_flags)
+    result = patch_manifest_text(manifest.read(), container, flags, volumes, path_flags, annotations)
     outcome = FileOutcome(result=result)
     if not result.changed or check_mode:
         return outcome

@@ -104,6 +104,14 @@ options:
       - Only flags set by this task are checked. C(--audit-log-path=-) (standard output) is not a path.
     type: dict
     default: {}
+  annotations:
+    description:
+      - Pod annotations to set (V(null) removes one). Any change of the pod, annotations included,
+        makes the kubelet recreate a static pod, so an annotation holding the checksum of a
+        configuration file the container reads only at start (such as the audit policy) restarts
+        it when that file changes.
+    type: dict
+    default: {}
   backup:
     description: Copy the manifest to O(backup_dir) before changing it.
     type: bool
@@ -179,7 +187,7 @@ container:
 changes:
   description:
     - What changed (or would change in check mode), one item per flag, volume or volumeMount.
-    - Each item has C(type) (V(flag), V(volume) or V(volumeMount)), C(name), C(action) (V(added),
+    - Each item has C(type) (V(flag), V(volume), V(volumeMount) or V(annotation)), C(name), C(action) (V(added),
       V(updated) or V(removed)), C(before) and C(after). Flag items hold lists of values; volume and
       volumeMount items hold the objects (V(null) when added or removed).
   returned: success
@@ -247,6 +255,7 @@ def main() -> None:
                 required_if=[("state", "present", ("host_path", "mount_path"))],
             ),
             path_flags=dict(type="dict", default={}),
+            annotations=dict(type="dict", default={}),
             backup=dict(type="bool", default=False),
             backup_dir=dict(type="path", default=DEFAULT_BACKUP_DIR),
         ),
@@ -263,6 +272,7 @@ def main() -> None:
             flags=params["flags"],
             volumes=params["volumes"],
             path_flags=params["path_flags"],
+            annotations=params["annotations"],
             backup=params["backup"],
             backup_dir=params["backup_dir"],
             check_mode=module.check_mode,

@@ -421,3 +421,22 @@ def test_backup_into_manifests_folder_is_refused(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(StaticPodError, match="does not exist"):
         update_manifest_file(str(tmp_path / "nope.yaml"), flags={"v": 1})
+
+
+@pytest.mark.parametrize("manifest", KUBEADM, ids=lambda p: p.parent.name)
+def test_annotations(manifest):
+    text = manifest.read_text()
+    key = "audit.nodesec.io/policy-sha256"
+    result = patch_manifest_text(text, annotations={key: "abc"})
+    pod = yaml.safe_load(result.after)
+    assert pod["metadata"]["annotations"][key] == "abc"
+    assert (
+        pod["metadata"]["annotations"]["kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint"]
+        == "192.0.2.10:6443"
+    )
+    assert result.changes == [{"type": "annotation", "name": key, "action": "added", "before": None, "after": "abc"}]
+    assert not patch_manifest_text(result.after, annotations={key: "abc"}).changed
+    updated = patch_manifest_text(result.after, annotations={key: "def"})
+    assert updated.changes[0]["action"] == "updated" and updated.changes[0]["before"] == "abc"
+    removed = patch_manifest_text(updated.after, annotations={key: None})
+    assert removed.after == text
