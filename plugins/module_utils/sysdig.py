@@ -279,6 +279,21 @@ def parse_output(lines: Iterable[str], fmt: OutputFormat, keep_unparsed: int = 2
     return result
 
 
+def summarize(events: Sequence[Dict[str, Optional[str]]], keys: Sequence[str]) -> List[Dict[str, object]]:
+    """Count the events per combination of ``keys`` values, most frequent first (ties: by values)."""
+    counts: Dict[Tuple[Optional[str], ...], int] = {}
+    for event in events:
+        combo = tuple(event.get(k) for k in keys)
+        counts[combo] = counts.get(combo, 0) + 1
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], tuple("" if v is None else v for v in kv[0])))
+    rows: List[Dict[str, object]] = []
+    for combo, count in ordered:
+        row: Dict[str, object] = dict(zip(keys, combo))
+        row["count"] = count
+        rows.append(row)
+    return rows
+
+
 def cut_at_limit(data: bytes, limit: int) -> Tuple[bytes, bool]:
     """Keep at most ``limit`` bytes of output, ending on a whole line; tell whether it was cut."""
     if limit <= 0 or len(data) <= limit:

@@ -34,6 +34,7 @@ from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig import (
     parse_output,
     run_bounded,
     shell_join,
+    summarize,
 )
 
 DEFAULT_FORMAT = "*%evt.time\t%user.uid\t%user.name\t%proc.pid\t%proc.name\t%container.id\t%k8s.pod.name\t%evt.type"
@@ -61,6 +62,7 @@ class CaptureParams:
     output_limit: int = 4 * 1024 * 1024
     timeout: Optional[int] = None
     validate: bool = True
+    summary_fields: Optional[List[str]] = None
 
 
 def _text(data: bytes) -> str:
@@ -131,6 +133,12 @@ class SysdigCapture:
 
     def run(self, params: CaptureParams, check_mode: bool = False) -> Dict[str, Any]:
         fmt = parse_format(ensure_star(params.format))
+        summary_fields = list(params.summary_fields or [])
+        unknown = [k for k in summary_fields if k not in fmt.keys]
+        if unknown:
+            raise SysdigError(
+                f"summary_fields {', '.join(unknown)} are not fields of the format (its fields: {', '.join(fmt.keys)})"
+            )
         filter_text = build_filter(params.filter, params.container_id, params.pod_name, params.namespace)
         live = not params.read_file
         request = CaptureRequest(
@@ -160,6 +168,7 @@ class SysdigCapture:
             "truncated": False,
             "timed_out": False,
             "captured": False,
+            "summary": [],
         }
         if params.read_file and not os.path.isfile(params.read_file):
             raise SysdigError(f"read_file {params.read_file} does not exist on this node")
@@ -191,6 +200,7 @@ class SysdigCapture:
             truncated=events_source.truncated,
             timed_out=res.timed_out,
             captured=True,
+            summary=summarize(parsed.events, summary_fields) if summary_fields else [],
             rc=res.rc,
             stderr=output_err,
         )

@@ -123,6 +123,13 @@ options:
   executable:
     description: Path of the sysdig binary; by default it is looked up in E(PATH).
     type: path
+  summary_fields:
+    description:
+      - Count the events per combination of these fields (which must be in O(format)) and return
+        the counts in RV(summary), e.g. V([user.uid, proc.name]) for "which processes ran as which user".
+    type: list
+    elements: str
+    default: []
 notes:
   - Live captures need root and a capture driver; offline analysis (O(read_file)) needs neither.
 seealso:
@@ -139,6 +146,7 @@ EXAMPLES = r"""
     namespace: default
     duration: 30
     format: "*%evt.time,%user.uid,%proc.name"
+    summary_fields: [user.uid, proc.name]
   register: nginx_capture
 
 - name: Same, by container id, with tabs between fields
@@ -230,6 +238,15 @@ captured:
   description: Whether a capture ran (V(false) in check mode).
   returned: always
   type: bool
+summary:
+  description:
+    - With O(summary_fields), one entry per combination of their values with its C(count), most frequent first.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {"user.uid": "0", "proc.name": "nginx", "count": 120}
+    - {"user.uid": "101", "proc.name": "nginx", "count": 17}
 unparsed_lines:
   description: Up to 20 output lines that did not have the format's shape.
   returned: always
@@ -286,6 +303,7 @@ def main():
             timeout=dict(type="int"),
             validate=dict(type="bool", default=True),
             executable=dict(type="path"),
+            summary_fields=dict(type="list", elements="str", default=[]),
         ),
         mutually_exclusive=[("read_file", "write_file")],
         supports_check_mode=True,
@@ -310,6 +328,7 @@ def main():
         output_limit=p["output_limit"],
         timeout=p["timeout"],
         validate=p["validate"],
+        summary_fields=p["summary_fields"],
     )
     service = SysdigCapture(sysdig)
     try:

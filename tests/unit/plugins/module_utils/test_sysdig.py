@@ -490,3 +490,32 @@ def test_live_parse_matches_sysdig_json(sep, filt):
     assert len(parsed.events) > 0
     assert parsed.events == expected
     assert any(e["fd.name"] is None for e in parsed.events)  # <NA> became None
+
+
+@pytest.mark.parametrize(
+    ("events", "keys", "expected"),
+    [
+        (
+            [
+                {"user.uid": "0", "proc.name": "nginx"},
+                {"user.uid": "101", "proc.name": "nginx"},
+                {"user.uid": "0", "proc.name": "nginx"},
+                {"user.uid": None, "proc.name": "sh"},
+            ],
+            ["user.uid", "proc.name"],
+            [
+                {"user.uid": "0", "proc.name": "nginx", "count": 2},
+                {"user.uid": None, "proc.name": "sh", "count": 1},
+                {"user.uid": "101", "proc.name": "nginx", "count": 1},
+            ],
+        ),
+        ([], ["proc.name"], []),
+        (
+            [{"proc.name": "a"}, {"proc.name": "b"}],
+            ["proc.name"],
+            [{"proc.name": "a", "count": 1}, {"proc.name": "b", "count": 1}],
+        ),
+    ],
+)
+def test_summarize(events, keys, expected):
+    assert sd.summarize(events, keys) == expected
