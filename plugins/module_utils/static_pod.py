@@ -474,7 +474,7 @@ def parse_volume_requests(volumes: Optional[List[Dict[str, Any]]]) -> List[Volum
             host_path=raw.get("host_path"),
             mount_path=raw.get("mount_path"),
             type=raw.get("type"),
-            read_only=bool(raw.get("read_only") or False),
+            read_only=bool(raw.get("read_only")),
             state=raw.get("state") or "present",
         )
         if not isinstance(req.name, str) or not req.name:
