@@ -235,14 +235,17 @@ class K8sClient:
         A UID precondition makes sure the pod deleted is the one classified: a pod of the same
         name recreated meanwhile (StatefulSet) fails the precondition (409) and counts as gone.
         """
-        body: Dict[str, Any] = {}
+        # Every option goes in the DeleteOptions body: when a body is sent the API server reads
+        # the options from it alone, and a ?dryRun=All query parameter would be ignored (the pod
+        # really deleted). Proven by tests/integration/test_pod_compliance.py.
+        body: Dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
         if uid:
             body["preconditions"] = {"uid": uid}
         if grace_period is not None:
             body["gracePeriodSeconds"] = grace_period
-        kwargs: Dict[str, Any] = {"body": body, "_preload_content": False, "_request_timeout": self.timeout}
         if dry_run:
-            kwargs["dry_run"] = "All"
+            body["dryRun"] = ["All"]
+        kwargs: Dict[str, Any] = {"body": body, "_preload_content": False, "_request_timeout": self.timeout}
         try:
             self._json(self.core.delete_namespaced_pod(name, namespace, **kwargs))
         except ApiException as exc:
