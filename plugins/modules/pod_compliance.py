@@ -20,7 +20,7 @@ description:
     template has to be fixed. O(skip_owned) leaves owned pods alone.
   - Deletions run in parallel, at most O(parallelism) at a time.
 author:
-  - nodesec maintainers
+  - nodesec maintainers (@nodesec)
 extends_documentation_fragment:
   - nodesec.kubernetes.k8s_auth
   - nodesec.kubernetes.pod_compliance
