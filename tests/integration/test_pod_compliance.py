@@ -539,3 +539,86 @@ def test_check_mode_writes_no_report(k8s_kubeconfig: str, k8s_namespace: str) ->
             check=True,
         )
         assert res["report_files"] == {} and not path.exists()
+
+
+# -- the playbook on the lab's sample workloads --------------------------------------------
+
+LAB_OFFENDERS = {
+    "lab-apps/cache-emptydir": ["writable_volume"],
+    "lab-apps/db-pvc": ["writable_volume"],
+    "lab-apps/log-reader-hostpath": ["writable_volume"],
+    "lab-apps/node-debugger": ["added_capabilities", "host_namespaces"],
+    "lab-apps/privileged-debug": ["privileged"],
+    "front-apps/web-store-0": ["writable_volume"],
+    "front-apps/web-store-1": ["writable_volume"],
+}
+
+
+def run_playbook(playbook: str, inventory: Path, *extra: str) -> Dict[str, Any]:
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(REPO / playbook), *extra],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("K8S_AUTH_") and k != "KUBECONFIG"},
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".build" / "collections"),
+            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+            "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+        },
+        timeout=580,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    out = json.loads(proc.stdout)
+    return {t["task"]["name"]: t["hosts"].get("localhost", {}) for t in out["plays"][0]["tasks"]}
+
+
+def test_playbook_on_lab_sample_workloads(k8s_kubeconfig: str, core: client.CoreV1Api, tmp_path: Path) -> None:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        yaml.safe_dump(
+            {
+                "k8s_api": {
+                    "hosts": {
+                        "localhost": {
+                            "ansible_connection": "local",
+                            "ansible_python_interpreter": sys.executable,
+                            "nodesec_kubeconfig": k8s_kubeconfig,
+                        }
+                    }
+                }
+            }
+        )
+    )
+    seed = ("playbooks/lab_seed.yml", inventory, "-e", f"lab_seed_kubeconfig={k8s_kubeconfig}")
+    run_playbook(*seed)
+    reports = tmp_path / "reports"
+    common = (
+        "-e",
+        f"pod_compliance_report_dir={reports}",
+        "-e",
+        "pod_compliance_namespaces=lab-apps,front-apps,lab-system",
+    )
+    try:
+        run_playbook("playbooks/pod_compliance.yml", inventory, *common)
+        report = json.loads((reports / "localhost-pod-compliance-report.json").read_text())
+        assert {f"{p['namespace']}/{p['name']}": p["rules"] for p in report["pods"]} == LAB_OFFENDERS
+        assert {p["action"] for p in report["pods"]} == {"reported"}
+        owners = {p["name"]: p["owner"] and p["owner"]["kind"] for p in report["pods"]}
+        assert owners["web-store-0"] == "StatefulSet" and owners["privileged-debug"] is None
+        md = (reports / "localhost-pod-compliance-report.md").read_text()
+        assert "| lab-apps/privileged-debug | - | reported | `privileged` |" in md
+
+        only_lab_apps = ("-e", "pod_compliance_namespaces=lab-apps", "-e", "pod_compliance_delete=true")
+        tasks = run_playbook("playbooks/pod_compliance.yml", inventory, *common[:2], *only_lab_apps, "--check")
+        lab_apps = sorted(k for k in LAB_OFFENDERS if k.startswith("lab-apps/"))
+        assert tasks["Delete the pods that are not stateless or not immutable"]["deleted"] == lab_apps
+        assert len(pod_names(core, "lab-apps")) == 6
+
+        tasks = run_playbook("playbooks/pod_compliance.yml", inventory, *common[:2], *only_lab_apps)
+        assert tasks["Delete the pods that are not stateless or not immutable"]["deleted"] == lab_apps
+        assert pod_names(core, "lab-apps") == {"compliant-web"}
+        assert {"web-store-0", "web-store-1"} <= pod_names(core, "front-apps")
+    finally:
+        run_playbook(*seed)  # put the deleted sample pods back for the rest of the lab
