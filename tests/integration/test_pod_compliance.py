@@ -75,7 +75,7 @@ def run_module(
         "ANSIBLE_NOCOLOR": "1",
         **(env or {}),
     }
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=REPO, timeout=300)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=REPO, timeout=300, check=False)
     try:
         out = json.loads(proc.stdout)
     except ValueError:
@@ -513,6 +513,7 @@ def test_env_fallbacks_and_module_defaults_group(
             str(playbook),
         ],
         capture_output=True,
+        check=False,
         text=True,
         cwd=REPO,
         env={
@@ -558,6 +559,7 @@ def run_playbook(playbook: str, inventory: Path, *extra: str) -> Dict[str, Any]:
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(REPO / playbook), *extra],
         capture_output=True,
+        check=False,
         text=True,
         cwd=REPO,
         env={

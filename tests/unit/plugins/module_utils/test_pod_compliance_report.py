@@ -21,7 +21,7 @@ from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance_
 
 CORPUS = {
     doc["metadata"]["name"]: doc
-    for doc in yaml.safe_load_all((Path(__file__).parent / "fixtures" / "pods.yaml").read_text())
+    for doc in yaml.safe_load((Path(__file__).parent / "fixtures" / "pods.yaml").read_text())["items"]
     if doc
 }
 
