@@ -129,6 +129,10 @@ EOF
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
     "$root"/var/log/*.log "$root"/var/log/apt/* "$root"/tmp/* "$root"/var/tmp/*
   mkdir -p "$root/var/lib/apt/lists/partial"
+  # The package lists are empty: make them look old, or apt's cache_valid_time (Ansible's
+  # apt module) would skip the first `apt-get update` in a fresh container.
+  rm -f "$root/var/lib/apt/periodic/update-success-stamp"
+  touch -d @0 "$root/var/lib/apt/lists"
 }
 
 make_tarball() { # $1 = root dir, $2 = tarball
