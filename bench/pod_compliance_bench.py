@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+# Copyright (c) nodesec.kubernetes contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Benchmark of the pod compliance scan and deletion against the real local Kubernetes API.
+
+For each N: creates N pods (one in ten offending) in a fresh namespace, then measures, each in
+a fresh Python process (so peak RSS is the measurement's own):
+
+- raw:    a paginated LIST (limit 500) with the Python client, JSON decoded, nothing else;
+- models: the same LIST deserialised into V1Pod models (what most client code does);
+- scan:   the modules' scan (list page by page + classify + resolve owners).
+
+Then deletes 1,000 offending pods sequentially (parallelism 1) and in parallel, and removes
+the namespaces. Prints a Markdown table; ``--json`` writes the raw figures.
+
+    .venv/bin/python bench/pod_compliance_bench.py --sizes 1000 10000 50000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Dict, List
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / ".build" / "collections"))
+
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.k8s_client import (  # noqa: E402
+    K8sClient,
+    build_configuration,
+)
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance_service import (  # noqa: E402
+    DeleteOptions,
+    ScanOptions,
+    delete_offenders,
+    scan,
+)
+from kubernetes import client, config  # noqa: E402
+from kubernetes.client.exceptions import ApiException  # noqa: E402
+
+DEFAULT_KUBECONFIG = str(REPO / ".lab" / "k8s" / "admin.kubeconfig")
+IMAGE = "registry.k8s.io/pause:3.10"
+PAGE = 500
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def pod_body(i: int, offending: bool) -> Dict[str, Any]:
+    """A realistic small pod: token volume mount, security context; every 10th offends."""
+    container: Dict[str, Any] = {
+        "name": "app",
+        "image": IMAGE,
+        "ports": [{"containerPort": 8080, "name": "http"}],
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True},
+        "volumeMounts": [{"name": "config", "mountPath": "/etc/app", "readOnly": True}],
+    }
+    volumes: List[Dict[str, Any]] = [{"name": "config", "configMap": {"name": "app-config", "optional": True}}]
+    if offending:
+        if i % 20 == 0:
+            container["securityContext"] = {"privileged": True}
+        else:
+            container["volumeMounts"].append({"name": "scratch", "mountPath": "/scratch"})
+            volumes.append({"name": "scratch", "emptyDir": {}})
+    return {
+        "metadata": {"name": f"p-{i:06d}", "labels": {"app": "bench", "offending": str(offending).lower()}},
+        "spec": {"containers": [container], "volumes": volumes, "automountServiceAccountToken": True},
+    }
+
+
+def create_namespace(core: client.CoreV1Api, name: str) -> None:
+    core.create_namespace({"metadata": {"name": name, "labels": {"nodesec.bench": "true"}}})
+    for _ in range(120):
+        try:
+            core.read_namespaced_service_account("default", name)
+            return
+        except ApiException:
+            time.sleep(0.5)
+    raise RuntimeError(f"no default ServiceAccount in {name}")
+
+
+def create_pods(core: client.CoreV1Api, ns: str, n: int, every: int = 10, workers: int = 16) -> float:
+    start = time.perf_counter()
+
+    def one(i: int) -> None:
+        body = pod_body(i, i % every == 0)
+        for attempt in range(5):
+            try:
+                resp = core.create_namespaced_pod(ns, body, _preload_content=False)
+                _ = resp.data  # read the body before the connection goes back to the pool
+                resp.release_conn()
+                return
+            except ApiException as exc:
+                if exc.status == 409:
+                    return
+                if exc.status in (429, 500, 503, 504) and attempt < 4:
+                    time.sleep(0.5 * (attempt + 1))
+                    continue
+                raise
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(one, range(n)))
+    return time.perf_counter() - start
+
+
+def delete_namespace(core: client.CoreV1Api, ns: str, wait: bool = True) -> None:
+    try:
+        core.delete_namespace(ns)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+    while wait:
+        try:
+            core.read_namespace(ns)
+            time.sleep(1)
+        except ApiException:
+            return
+
+
+# -- measurements (each runs in its own process) -------------------------------------------
+
+
+def measure(kind: str, kubeconfig: str, ns: str) -> Dict[str, Any]:
+    cfg = build_configuration({"kubeconfig": kubeconfig})
+    k8s = K8sClient(cfg)
+    api = client.CoreV1Api(k8s.api_client)
+    base = rss_kib()
+    start = time.perf_counter()
+    count = offending = 0
+    if kind == "raw":
+        token = None
+        while True:
+            kw: Dict[str, Any] = {"limit": PAGE, "_preload_content": False}
+            if token:
+                kw["_continue"] = token
+            resp = api.list_namespaced_pod(ns, **kw)
+            page = json.loads(resp.data)
+            resp.release_conn()
+            count += len(page["items"])
+            token = page["metadata"].get("continue")
+            if not token:
+                break
+    elif kind == "models":
+        token = None
+        while True:
+            kw = {"limit": PAGE}
+            if token:
+                kw["_continue"] = token
+            page = api.list_namespaced_pod(ns, **kw)
+            count += len(page.items)
+            token = page.metadata._continue
+            if not token:
+                break
+    elif kind == "scan":
+        result = scan(k8s, ScanOptions(namespaces=[ns], page_size=PAGE))
+        count, offending = result.report.scanned, len(result.report.findings)
+    wall = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    k8s.close()
+    return {
+        "kind": kind,
+        "count": count,
+        "offending": offending,
+        "wall": wall,
+        "rss_base_kib": base,
+        "rss_peak_kib": peak,
+    }
+
+
+def run_child(kind: str, kubeconfig: str, ns: str) -> Dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "_measure", kind, kubeconfig, ns], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)
+
+
+def bench_scan(core: client.CoreV1Api, kubeconfig: str, n: int, repeats: int) -> Dict[str, Any]:
+    ns = f"bench-pc-{n}-{uuid.uuid4().hex[:5]}"
+    create_namespace(core, ns)
+    try:
+        created = create_pods(core, ns, n)
+        print(f"[bench] N={n}: created in {created:.1f}s", file=sys.stderr)
+        rows: Dict[str, List[Dict[str, Any]]] = {"raw": [], "models": [], "scan": []}
+        for _ in range(repeats):
+            for kind in ("raw", "scan", "models"):
+                rows[kind].append(run_child(kind, kubeconfig, ns))
+        for kind, runs in rows.items():
+            assert all(r["count"] == n for r in runs), (kind, [r["count"] for r in runs])
+        assert all(r["offending"] == (n + 9) // 10 for r in rows["scan"])
+        med = {k: statistics.median(r["wall"] for r in v) for k, v in rows.items()}
+        growth = {k: max(r["rss_peak_kib"] - r["rss_base_kib"] for r in v) / 1024 for k, v in rows.items()}
+        return {"n": n, "create_s": created, "wall": med, "rss_growth_mib": growth, "runs": rows}
+    finally:
+        delete_namespace(core, ns, wait=False)
+
+
+def bench_delete(core: client.CoreV1Api, kubeconfig: str, n: int, parallelism: int) -> Dict[str, Any]:
+    results = {}
+    for label, workers in (("sequential", 1), ("parallel", parallelism)):
+        ns = f"bench-pc-del-{label}-{uuid.uuid4().hex[:5]}"
+        create_namespace(core, ns)
+        try:
+            create_pods(core, ns, n, every=1)  # every pod offends
+            k8s = K8sClient(build_configuration({"kubeconfig": kubeconfig}), pool_size=workers)
+            report = scan(k8s, ScanOptions(namespaces=[ns])).report
+            assert len(report.findings) == n
+            start = time.perf_counter()
+            delete_offenders(k8s, report, DeleteOptions(max_deletions=n, parallelism=workers))
+            wall = time.perf_counter() - start
+            k8s.close()
+            assert sum(f.action == "deleted" for f in report.findings) == n
+            left = core.list_namespaced_pod(ns, limit=1).items
+            assert not left, "pods left after deletion"
+            results[label] = {"workers": workers, "wall": wall}
+            print(f"[bench] delete {n} {label} ({workers} workers): {wall:.2f}s", file=sys.stderr)
+        finally:
+            delete_namespace(core, ns, wait=False)
+    results["speedup"] = results["sequential"]["wall"] / results["parallel"]["wall"]
+    return results
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_measure":
+        print(json.dumps(measure(*sys.argv[2:5])))
+        return
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG", DEFAULT_KUBECONFIG))
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--delete", type=int, default=1000, help="offending pods to delete (0 to skip)")
+    ap.add_argument("--parallelism", type=int, default=10)
+    ap.add_argument("--json", type=Path, help="write the figures to this file")
+    args = ap.parse_args()
+
+    config.load_kube_config(config_file=args.kubeconfig)
+    core = client.CoreV1Api()
+    out: Dict[str, Any] = {"scan": [], "delete": None}
+    for n in args.sizes:
+        out["scan"].append(bench_scan(core, args.kubeconfig, n, args.repeats))
+    if args.delete:
+        out["delete"] = bench_delete(core, args.kubeconfig, args.delete, args.parallelism)
+
+    print(
+        "| N pods | raw LIST (s) | scan (s) | scan / raw | LIST to models (s) | RSS growth raw / scan / models (MiB) |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for row in out["scan"]:
+        w, g = row["wall"], row["rss_growth_mib"]
+        print(
+            f"| {row['n']:,} | {w['raw']:.2f} | {w['scan']:.2f} | {w['scan'] / w['raw']:.2f}x | {w['models']:.2f} "
+            f"| {g['raw']:.1f} / {g['scan']:.1f} / {g['models']:.1f} |"
+        )
+    if out["delete"]:
+        d = out["delete"]
+        print()
+        print(
+            f"Deleting {args.delete:,} offending pods: sequential {d['sequential']['wall']:.2f}s, "
+            f"parallel ({d['parallel']['workers']} workers) {d['parallel']['wall']:.2f}s, speedup {d['speedup']:.1f}x"
+        )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
