@@ -1,0 +1,133 @@
+"""playbooks/capture.yml end to end: offline analysis of a shared capture copied to the node.
+
+The JSON file the playbook saves on the controller must hold the events sysdig itself prints
+for the same filter and format. Runs on localhost (this host's sysdig); the lab variant runs
+against the lab node ``cp1`` when the lab is up and sysdig is installed there
+(``playbooks/sysdig.yml``), and skips with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CURL = (REPO / ".." / "shared" / "testdata" / "scap" / "curl_google.scap").resolve()
+SYSDIG = shutil.which("sysdig")
+BIN = Path(sys.executable).parent
+ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook", path=os.pathsep.join([str(BIN), os.environ.get("PATH", "")]))
+LAB_INVENTORY = REPO / "inventories" / "lab" / "hosts.yml"
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(SYSDIG is None, reason="sysdig is not installed on this host (apt-get install -y sysdig)"),
+    pytest.mark.skipif(not CURL.is_file(), reason=f"shared test capture missing: {CURL}"),
+    pytest.mark.skipif(ANSIBLE_PLAYBOOK is None, reason="ansible-playbook is not on PATH (make venv)"),
+]
+
+FILTER = "proc.name=curl and evt.type in (open, connect, execve)"
+FORMAT = "*%evt.num\t%user.uid\t%proc.name\t%evt.type\t%fd.name\t%k8s.pod.name"
+
+
+def env() -> dict:
+    e = dict(os.environ)
+    e.update(
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build" / "collections"),
+        ANSIBLE_FORCE_COLOR="0",
+    )
+    return e
+
+
+def run_capture(out_dir: Path, inventory_args: list, extra: dict) -> subprocess.CompletedProcess:
+    extra_vars = {
+        "capture_read_file_src": str(CURL),
+        "capture_filter": FILTER,
+        "capture_format": FORMAT,
+        "capture_output_dir": str(out_dir),
+        **extra,
+    }
+    cmd = [ANSIBLE_PLAYBOOK or "ansible-playbook", *inventory_args, str(REPO / "playbooks" / "capture.yml")]
+    cmd += ["-e", json.dumps(extra_vars)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env(), cwd=REPO, timeout=600, check=False)
+
+
+def expected_lines() -> list:
+    proc = subprocess.run(
+        [SYSDIG or "sysdig", "-r", str(CURL), "-p", FORMAT, FILTER], capture_output=True, text=True, check=True
+    )
+    return proc.stdout.splitlines()
+
+
+def check_saved(out_dir: Path, host: str) -> dict:
+    files = sorted(out_dir.glob(f"{host}-*.json"))
+    assert len(files) == 1, list(out_dir.iterdir())
+    record = json.loads(files[0].read_text())
+    rebuilt = ["\t".join("<NA>" if e[k] is None else e[k] for k in record["fields"]) for e in record["events"]]
+    assert rebuilt == expected_lines()
+    assert record["event_count"] == len(rebuilt) > 0
+    assert record["truncated"] is False and record["unparsed_count"] == 0
+    assert record["filter"] == FILTER and record["format"] == FORMAT
+    assert record["fields"] == ["evt.num", "user.uid", "proc.name", "evt.type", "fd.name", "k8s.pod.name"]
+    counted = {(r["user.uid"], r["proc.name"]): r["count"] for r in record["summary"]}
+    assert sum(counted.values()) == record["event_count"]
+    return record
+
+
+def test_capture_playbook_on_localhost_saves_what_sysdig_prints(tmp_path):
+    inventory = ["-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}"]
+    proc = run_capture(tmp_path, inventory, {"capture_hosts": "localhost"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    record = check_saved(tmp_path, "localhost")
+    assert record["host"] == "localhost"
+    assert record["read_file"] == "/var/tmp/nodesec-capture-curl_google.scap"
+    # the play output summarises: event count and "count x fields" lines
+    assert f"localhost: {record['event_count']} events" in proc.stdout
+    top = record["summary"][0]
+    assert f"{top['count']} x " in proc.stdout
+
+
+def test_capture_playbook_refuses_an_empty_request(tmp_path):
+    cmd = [
+        ANSIBLE_PLAYBOOK or "ansible-playbook",
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        str(REPO / "playbooks" / "capture.yml"),
+    ]
+    cmd += ["-e", json.dumps({"capture_hosts": "localhost", "capture_output_dir": str(tmp_path)})]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env(), cwd=REPO, timeout=300, check=False)
+    assert proc.returncode != 0
+    assert "Set capture_pod_name" in proc.stdout + proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def _lab_node_ready(name: str) -> str:
+    if not LAB_INVENTORY.is_file():
+        return f"lab inventory {LAB_INVENTORY} is absent"
+    if shutil.which("docker") is None:
+        return "docker is not installed"
+    ps = subprocess.run(["docker", "ps", "--format", "{{.Names}}"], capture_output=True, text=True, check=False)
+    if name not in ps.stdout.split():
+        return f"lab node container {name} is not running (make lab-up)"
+    probe = subprocess.run(["docker", "exec", name, "sysdig", "--version"], capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        return f"sysdig is not installed on lab node {name} (ansible-playbook playbooks/sysdig.yml -l {name})"
+    return ""
+
+
+def test_capture_playbook_on_the_lab_node(tmp_path):
+    reason = _lab_node_ready("cp1")
+    if reason:
+        pytest.skip(reason)
+    proc = run_capture(tmp_path, ["-i", str(LAB_INVENTORY), "-l", "cp1"], {"capture_hosts": "cp1"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    record = check_saved(tmp_path, "cp1")
+    assert record["host"] == "cp1"
