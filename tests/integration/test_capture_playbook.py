@@ -131,3 +131,38 @@ def test_capture_playbook_on_the_lab_node(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     record = check_saved(tmp_path, "cp1")
     assert record["host"] == "cp1"
+
+
+LIVE_VARS = {
+    "capture_hosts": "localhost",
+    "capture_pod_name": "nginx",
+    "capture_locate_pod": False,
+    "capture_duration": 3,
+    "capture_save_scap": True,
+}
+
+
+def _run_live(out_dir: Path, check: bool) -> subprocess.CompletedProcess:
+    playbook = str(REPO / "playbooks" / "capture.yml")
+    cmd = [ANSIBLE_PLAYBOOK or "ansible-playbook", "-i", "localhost,", "-c", "local", playbook]
+    cmd += ["-e", f"ansible_python_interpreter={sys.executable}"]
+    cmd += ["-e", json.dumps({**LIVE_VARS, "capture_output_dir": str(out_dir)})]
+    if check:
+        cmd.append("--check")
+    return subprocess.run(cmd, capture_output=True, text=True, env=env(), cwd=REPO, timeout=300, check=False)
+
+
+def test_live_capture_playbook_in_check_mode_validates_and_writes_nothing(tmp_path):
+    out = tmp_path / "captures"
+    proc = _run_live(out, check=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not out.exists() or list(out.iterdir()) == []
+    assert not list(Path("/var/tmp").glob("nodesec-capture-localhost-*.scap"))
+
+
+@pytest.mark.skipif(os.path.exists("/dev/scap0"), reason="a capture driver is loaded on this host")
+def test_live_capture_playbook_without_driver_fails_clearly(tmp_path):
+    proc = _run_live(tmp_path, check=False)
+    assert proc.returncode != 0
+    assert "No Sysdig capture driver is loaded" in proc.stdout + proc.stderr
+    assert list(tmp_path.glob("*.json")) == []
