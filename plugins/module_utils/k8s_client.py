@@ -128,7 +128,9 @@ def build_configuration(params: Mapping[str, Any]) -> Any:
     if host:
         cfg.host = host
     if api_key:
-        cfg.api_key = {"authorization": f"Bearer {api_key}"}
+        # Replaces a kubeconfig's token; its refresh hook would otherwise put that token back.
+        cfg.refresh_api_key_hook = None
+        cfg.api_key = {"BearerToken": f"Bearer {api_key}"}
         cfg.api_key_prefix = {}
     if params.get("ca_cert"):
         cfg.ssl_ca_cert = params["ca_cert"]
