@@ -60,4 +60,4 @@ for f in kube-apiserver kube-controller-manager kube-scheduler etcd; do
   install -m 0644 "$root/etc/kubernetes/manifests/$f.yaml" "$OUT/$f.yaml"
 done
 install -m 0644 "$root/tmp/kubeadm.yaml" "$OUT/kubeadm-config.yaml"
-echo "wrote $(cd "$OUT" && ls | tr '\n' ' ')to ${OUT#"$REPO"/} (kubeadm $VERSION)" >&2
+echo "wrote kube-apiserver, kube-controller-manager, kube-scheduler, etcd and kubeadm-config.yaml to ${OUT#"$REPO"/} (kubeadm $VERSION)" >&2

@@ -27,6 +27,18 @@ fi
 
 command -v go >/dev/null || { log "go is required (Go toolchain >= 1.25)"; exit 1; }
 mkdir -p "$BIN"
+# One build at a time (the lab setup and the test runner may both ask for the binaries):
+# a second caller waits here, then finds everything built.
+exec 9>"$CACHE/.build.lock"
+if ! flock -n 9; then
+  log "another build is running; waiting for it"
+  flock 9
+fi
+if have_all; then
+  echo "$BIN"
+  exit 0
+fi
+build_start=$SECONDS
 export GOFLAGS="${GOFLAGS:--buildvcs=false} -trimpath"
 export CGO_ENABLED=0
 
@@ -103,4 +115,5 @@ GO
 fi
 
 have_all
+log "binaries ready in $((SECONDS - build_start))s: $BIN"
 echo "$BIN"
