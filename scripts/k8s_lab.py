@@ -416,6 +416,10 @@ def cmd_start() -> int:
     t_bin = time.monotonic()
     made = ensure_pki(bindir / "kubeadm")
     t_pki = time.monotonic()
+    if made:
+        # Fresh certificates: whatever still runs holds the old ones.
+        for comp in reversed(comps):
+            stop_component(comp)
     if not ADMIN_KUBECONFIG.is_file() or not (PKI / "admin-client.key").is_file():
         write_admin_client_files()
     deadline = time.monotonic() + START_TIMEOUT
