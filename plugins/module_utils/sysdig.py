@@ -462,7 +462,9 @@ def detect_no_driver(output: str) -> bool:
     return any(p.search(output) for p in _NO_DRIVER_PATTERNS)
 
 
-def no_driver_message(output: str, os_family: Optional[str] = None) -> str:
+def no_driver_message(
+    output: str, os_family: Optional[str] = None, kernel_modules_supported: Optional[bool] = None
+) -> str:
     """Explain that no capture driver is loaded and which one to install."""
     device = None
     module = "scap"
@@ -483,6 +485,11 @@ def no_driver_message(output: str, os_family: Optional[str] = None) -> str:
             " then `modprobe scap`"
         )
         lines.append("  vendor package: `scap-driver-loader` (kernel module) or `scap-driver-loader bpf` (eBPF probe)")
+    if kernel_modules_supported is False:
+        lines.append(
+            "  This kernel has no loadable module support (/proc/modules is absent): a kernel module cannot"
+            " be loaded here; only an eBPF probe built for this kernel can work (sysdig -B)."
+        )
     if os_family and os_family.lower() not in ("debian",):
         lines.append(f"  (on {os_family} use the vendor package: the distribution may not ship the driver)")
     lines.append(

@@ -125,7 +125,8 @@ class SysdigCapture:
                 filter_error_message(filter_text, info), filter_text, info.position, info.unknown_field
             )
         if live and detect_no_driver(output):
-            raise SysdigNoDriverError(no_driver_message(output, self.os_family), output)
+            modules = os.path.exists("/proc/modules")
+            raise SysdigNoDriverError(no_driver_message(output, self.os_family, modules), output)
         format_error = parse_format_error(output)
         if format_error is not None:
             raise SysdigFormatError(f"sysdig rejected the output format: {format_error}")

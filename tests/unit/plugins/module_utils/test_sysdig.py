@@ -519,3 +519,9 @@ def test_live_parse_matches_sysdig_json(sep, filt):
 )
 def test_summarize(events, keys, expected):
     assert sd.summarize(events, keys) == expected
+
+
+@pytest.mark.parametrize(("supported", "mentioned"), [(False, True), (True, False), (None, False)])
+def test_no_driver_message_on_kernels_without_modules(supported, mentioned):
+    msg = sd.no_driver_message(NO_DRIVER_KMOD_029, kernel_modules_supported=supported)
+    assert ("no loadable module support" in msg) is mentioned
