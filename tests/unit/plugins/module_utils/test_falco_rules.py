@@ -519,3 +519,35 @@ def test_finding_format_names_file_item_and_position():
         "expected a field, macro or '(' but found end of condition (near 'proc.name = bash and')"
     )
     assert finding.to_dict()["column"] == 21
+
+
+# ------------------------------------------------------------------------------------------
+# Load order of a node's rules files (used by the role to stage and validate)
+# ------------------------------------------------------------------------------------------
+
+
+def test_ordered_rule_set_stages_managed_files_in_load_order():
+    managed = [
+        {"dest": "/etc/falco/rules.d/60-b.yaml", "staged": "/stage/rules.d/60-b.yaml", "content": "b"},
+        {"dest": "/etc/falco/falco_rules.local.yaml", "staged": "/stage/falco_rules.local.yaml", "content": "l"},
+    ]
+    result = fr.ordered_rule_set(
+        managed,
+        ["/etc/falco/falco_rules.yaml", "/etc/falco/missing.yaml"],
+        "/etc/falco/falco_rules.local.yaml",
+        ["/etc/falco/falco_rules.yaml", "/etc/falco/falco_rules.local.yaml"],
+        ["/etc/falco/rules.d/70-c.yaml", "/etc/falco/rules.d/10-a.yaml", "/etc/falco/rules.d/60-b.yaml"],
+    )
+    assert [(e["name"], e["path"], e["managed"]) for e in result] == [
+        ("/etc/falco/falco_rules.yaml", "/etc/falco/falco_rules.yaml", False),
+        ("/etc/falco/falco_rules.local.yaml", "/stage/falco_rules.local.yaml", True),
+        ("/etc/falco/rules.d/10-a.yaml", "/etc/falco/rules.d/10-a.yaml", False),
+        ("/etc/falco/rules.d/60-b.yaml", "/stage/rules.d/60-b.yaml", True),
+        ("/etc/falco/rules.d/70-c.yaml", "/etc/falco/rules.d/70-c.yaml", False),
+    ]
+    assert result[1]["content"] == "l"
+
+
+def test_ordered_rule_set_without_local_file_or_managed_files():
+    result = fr.ordered_rule_set([], ["/etc/falco/falco_rules.yaml"], "/etc/falco/falco_rules.local.yaml", [], [])
+    assert result == []
