@@ -6,8 +6,8 @@
 #   scripts/build-images.sh debian12      # only one of them
 #   NODESEC_FORCE_REBUILD=1 scripts/build-images.sh
 #
-# An image is rebuilt only when its recipe changes: the recipe hash (this script, the package
-# list and the masked units, plus the release) is stored in the image label
+# An image is rebuilt only when its recipe changes: the recipe hash (this script,
+# images/packages.txt and images/masked-units.txt, plus the release) is stored in the label
 # org.nodesec.recipe; an image carrying the same hash is kept. Root file system tarballs are
 # cached in ${NODESEC_CACHE:-~/.cache/nodesec}/images/, so a removed image is re-imported
 # without debootstrap. The Debian mirror is the one the host's apt uses
@@ -45,7 +45,7 @@ list_file() { sed -e 's/#.*//' -e 's/[[:space:]]//g' "$1" | grep -v '^$'; }
 recipe_hash() { # $1 = image name (debian12)
   {
     echo "suite=${SUITE[$1]}"
-    cat "${BASH_SOURCE[0]}" "$HERE/lib/common.sh" "$PACKAGES_FILE" "$MASKED_FILE"
+    cat "${BASH_SOURCE[0]}" "$PACKAGES_FILE" "$MASKED_FILE"
   } | sha256sum | cut -c1-16
 }
 
@@ -206,6 +206,8 @@ build_one() { # $1 = debian12 | debian13
   fi
   step "$name: docker import as $ref" import_image "$tarball" "$ref" "$hash"
   step "$name: smoke test (systemd as PID 1, python3)" smoke_test "$ref"
+  # The previous build of this image is untagged now; drop it unless a container uses it.
+  docker image prune -f --filter "label=$RECIPE_LABEL" >/dev/null
   log "$ref built in $((SECONDS - start))s ($(docker image inspect --format '{{.Size}}' "$ref" | numfmt --to=iec) , recipe $hash)"
 }
 

@@ -22,16 +22,38 @@ PID_FILE="/run/nodesec-dockerd.pid"
 TIMEOUT="${NODESEC_DOCKERD_TIMEOUT:-60}"
 SOCKET="/var/run/docker.sock"
 
-
 # The Python docker SDK, the molecule docker driver and community.docker all read DOCKER_HOST;
 # an inherited value pointing elsewhere would make them disagree with the docker CLI.
 if [[ -n "${DOCKER_HOST:-}" && "${DOCKER_HOST}" != "unix://${SOCKET}" ]]; then
   log "note: DOCKER_HOST=${DOCKER_HOST} is set; the engine managed here listens on unix://${SOCKET}"
 fi
 
+# PIDs of running dockerd processes (no procps needed: a fresh machine may lack pgrep).
+dockerd_pids() {
+  local f
+  for f in /proc/[0-9]*/comm; do
+    [[ "$(cat "$f" 2>/dev/null)" == dockerd ]] && basename "$(dirname "$f")"
+  done
+  return 0
+}
+
 engine_answers() {
   command -v docker >/dev/null 2>&1 || return 1
   DOCKER_HOST="unix://${SOCKET}" timeout 10 docker info --format '{{.ServerVersion}}' >/dev/null 2>&1
+}
+
+# Install docker.io without letting its maintainer scripts start a default dockerd (with a
+# bridge and iptables rules) through the init system: we start our own below.
+install_docker_io() {
+  local policy=/usr/sbin/policy-rc.d added=0
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\n# nodesec docker-engine.sh: do not start services during this install\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    added=1
+  fi
+  apt_install docker.io || { ((added)) && rm -f "$policy"; return 1; }
+  ((added)) && rm -f "$policy"
+  return 0
 }
 
 stop_engine() {
@@ -61,34 +83,47 @@ fi
 
 [[ $(id -u) -eq 0 ]] || die "no Docker engine answers and starting one needs root"
 
+# One starter at a time: a second caller waits here, then finds the engine answering.
+exec 9>/run/nodesec-dockerd.lock
+flock 9
+if engine_answers; then
+  exit 0
+fi
+
 start=$SECONDS
 if ! command -v dockerd >/dev/null 2>&1; then
   log "dockerd is missing: installing Debian's docker.io"
-  apt_install docker.io
+  install_docker_io
 fi
 # Debian's docker.io ships the CLI too; a newer CLI elsewhere on PATH (e.g. /usr/local/bin)
 # talks to it fine (API version negotiation).
-command -v docker >/dev/null 2>&1 || apt_install docker.io
+command -v docker >/dev/null 2>&1 || install_docker_io
 
-# Another dockerd may be starting right now (two scripts racing): wait for it instead of
-# starting a second one on the same data root.
-if ! pgrep -x dockerd >/dev/null 2>&1; then
+if [[ -n "$(dockerd_pids)" ]]; then
+  # A dockerd not started by a script holding the lock (e.g. the system's service manager).
+  log "dockerd is already running (pid $(dockerd_pids | head -n1)); waiting for it to answer"
+else
   args=(--bridge=none --iptables=false)
   if dockerd --help 2>&1 | grep -q -- '--ip6tables'; then
     args+=(--ip6tables=false)
   fi
   mkdir -p "$(dirname "$LOG_FILE")"
   log "starting dockerd ${args[*]} (log: $LOG_FILE)"
-  # setsid: the engine outlives the calling script and its process group.
-  setsid dockerd "${args[@]}" >>"$LOG_FILE" 2>&1 </dev/null &
+  # The engine outlives the calling script: its own session (setsid), and none of the
+  # caller's file descriptors, or a lock a caller holds (flock) would be held forever.
+  (
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      if ((fd > 2)); then eval "exec ${fd}>&-"; fi
+    done 2>/dev/null
+    exec setsid dockerd "${args[@]}"
+  ) >>"$LOG_FILE" 2>&1 </dev/null &
   echo $! >"$PID_FILE"
-else
-  log "dockerd is already starting (pid $(pgrep -x dockerd | head -n1)); waiting for it"
 fi
 
 deadline=$((SECONDS + TIMEOUT))
 until engine_answers; do
-  if [[ -f "$PID_FILE" ]] && ! kill -0 "$(cat "$PID_FILE")" 2>/dev/null && ! pgrep -x dockerd >/dev/null; then
+  if [[ -z "$(dockerd_pids)" ]]; then
     log "dockerd exited; last lines of $LOG_FILE:"
     tail -n 30 "$LOG_FILE" >&2 || true
     die "dockerd did not start"
