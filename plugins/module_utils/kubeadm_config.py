@@ -83,12 +83,30 @@ def _extra_volumes(api_server: Dict[str, Any], volumes: List[Dict[str, Any]]) ->
         api_server["extraVolumes"] = current
 
 
+def _plain(obj: Any) -> Any:
+    """Plain Python types (callers such as Ansible may pass str/dict subclasses the YAML dumper refuses)."""
+    if isinstance(obj, dict):
+        return {_plain(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, bool) or obj is None:
+        return obj
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        return float(obj)
+    if isinstance(obj, str):
+        return str(obj)
+    return obj
+
+
 def patch_cluster_configuration(
     text: str, flags: Optional[Dict[Any, Any]] = None, volumes: Optional[List[Dict[str, Any]]] = None
 ) -> Tuple[str, bool]:
     """Return (new text, changed). Unchanged input is returned as is."""
+    flags, volumes = _plain(flags), _plain(volumes)
     try:
-        config = yaml.safe_load(text)
+        config = yaml.safe_load(str(text))
     except yaml.YAMLError as exc:
         raise InvalidManifestError(f"ClusterConfiguration is not valid YAML: {exc}", "ClusterConfiguration") from exc
     if not isinstance(config, dict) or config.get("kind") != "ClusterConfiguration":

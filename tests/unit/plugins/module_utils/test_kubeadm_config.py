@@ -117,3 +117,16 @@ def test_volume_updated_and_removed():
 def test_refusals(text):
     with pytest.raises(InvalidManifestError):
         patch_cluster_configuration(text, FLAGS)
+
+
+def test_str_subclasses_are_dumped_as_plain_strings():
+    class Tagged(str):
+        pass
+
+    new, changed = patch_cluster_configuration(
+        Tagged(V1BETA3),
+        {Tagged("audit-log-path"): Tagged("/x/y.log")},
+        [{"name": Tagged("v"), "host_path": Tagged("/x"), "mount_path": Tagged("/x")}],
+    )
+    assert changed and "!!python" not in new
+    assert yaml.safe_load(new)["apiServer"]["extraArgs"]["audit-log-path"] == "/x/y.log"
