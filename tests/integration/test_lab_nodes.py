@@ -77,17 +77,19 @@ def test_nodes_leave_host_hostname_alone(lab_nodes: LabNodes) -> None:
     assert socket.gethostname() not in lab_nodes.containers
 
 
-def test_control_plane_manifest(lab_hosts: dict) -> None:
+@pytest.mark.parametrize("component", ["kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler"])
+def test_control_plane_manifests(lab_hosts: dict, component: str) -> None:
+    # As kubeadm writes static pod manifests: 0600 root:root in /etc/kubernetes/manifests.
     host = lab_hosts["cp1"]
-    manifest = host.file(MANIFEST)
+    manifest = host.file(f"/etc/kubernetes/manifests/{component}.yaml")
     assert manifest.is_file
     assert manifest.mode == 0o600
     assert (manifest.user, manifest.group) == ("root", "root")
     assert host.file("/etc/kubernetes/manifests").is_directory
     pod = yaml.safe_load(manifest.content_string)
     assert pod["kind"] == "Pod"
-    assert pod["metadata"]["name"] == "kube-apiserver"
-    assert pod["spec"]["containers"][0]["command"][0] == "kube-apiserver"
+    assert pod["metadata"]["name"] == component
+    assert pod["spec"]["containers"][0]["command"][0] == component
 
 
 def test_workers_have_no_control_plane_manifest(lab_hosts: dict) -> None:
