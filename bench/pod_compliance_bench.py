@@ -210,28 +210,32 @@ def bench_scan(core: client.CoreV1Api, kubeconfig: str, n: int, repeats: int) ->
         delete_namespace(core, ns, wait=False)
 
 
-def bench_delete(core: client.CoreV1Api, kubeconfig: str, n: int, parallelism: int) -> Dict[str, Any]:
-    results = {}
-    for label, workers in (("sequential", 1), ("parallel", parallelism)):
-        ns = f"bench-pc-del-{label}-{uuid.uuid4().hex[:5]}"
+def bench_delete(core: client.CoreV1Api, kubeconfig: str, n: int, parallelisms: List[int]) -> Dict[str, Any]:
+    """Delete n offending pods with each parallelism (1 = one after another)."""
+    results: Dict[str, Any] = {}
+    for workers in [1, *parallelisms]:
+        label = "sequential" if workers == 1 else f"parallel-{workers}"
+        ns = f"bench-pc-del-{workers}-{uuid.uuid4().hex[:5]}"
         create_namespace(core, ns)
         try:
             create_pods(core, ns, n, every=1)  # every pod offends
             k8s = K8sClient(build_configuration({"kubeconfig": kubeconfig}), pool_size=workers)
             report = scan(k8s, ScanOptions(namespaces=[ns])).report
             assert len(report.findings) == n
-            start = time.perf_counter()
+            load = os.getloadavg()[0]
+            cpu0, start = time.process_time(), time.perf_counter()
             delete_offenders(k8s, report, DeleteOptions(max_deletions=n, parallelism=workers))
-            wall = time.perf_counter() - start
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
             k8s.close()
             assert sum(f.action == "deleted" for f in report.findings) == n
-            left = core.list_namespaced_pod(ns, limit=1).items
-            assert not left, "pods left after deletion"
-            results[label] = {"workers": workers, "wall": wall}
-            print(f"[bench] delete {n} {label} ({workers} workers): {wall:.2f}s", file=sys.stderr)
+            assert not core.list_namespaced_pod(ns, limit=1).items, "pods left after deletion"
+            results[label] = {"workers": workers, "wall": wall, "client_cpu": cpu, "loadavg": load}
+            print(f"[bench] delete {n} {label}: {wall:.2f}s (client CPU {cpu:.2f}s, load {load:.1f})", file=sys.stderr)
         finally:
             delete_namespace(core, ns, wait=False)
-    results["speedup"] = results["sequential"]["wall"] / results["parallel"]["wall"]
+    for key, value in list(results.items()):
+        if key != "sequential":
+            value["speedup"] = results["sequential"]["wall"] / value["wall"]
     return results
 
 
@@ -241,10 +245,10 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG", DEFAULT_KUBECONFIG))
-    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000], help="pod counts to scan (none: skip)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--delete", type=int, default=1000, help="offending pods to delete (0 to skip)")
-    ap.add_argument("--parallelism", type=int, default=10)
+    ap.add_argument("--parallelism", type=int, nargs="+", default=[10], help="parallel worker counts to compare")
     ap.add_argument("--json", type=Path, help="write the figures to this file")
     args = ap.parse_args()
 
@@ -254,7 +258,7 @@ def main() -> None:
     for n in args.sizes:
         out["scan"].append(bench_scan(core, args.kubeconfig, n, args.repeats))
     if args.delete:
-        out["delete"] = bench_delete(core, args.kubeconfig, args.delete, args.parallelism)
+        out["delete"] = bench_delete(core, args.kubeconfig, args.delete, [p for p in args.parallelism if p > 1])
 
     print(
         "| N pods | raw LIST (s) | scan (s) | scan / raw | LIST to models (s) | RSS growth raw / scan / models (MiB) |"
@@ -269,10 +273,14 @@ def main() -> None:
     if out["delete"]:
         d = out["delete"]
         print()
-        print(
-            f"Deleting {args.delete:,} offending pods: sequential {d['sequential']['wall']:.2f}s, "
-            f"parallel ({d['parallel']['workers']} workers) {d['parallel']['wall']:.2f}s, speedup {d['speedup']:.1f}x"
-        )
+        print(f"| Deleting {args.delete:,} offending pods | wall (s) | client CPU (s) | speedup | load average |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for label, r in d.items():
+            speed = f"{r['speedup']:.1f}x" if "speedup" in r else "1.0x"
+            print(
+                f"| {label} ({r['workers']} workers) | {r['wall']:.2f} | {r['client_cpu']:.2f} | {speed} "
+                f"| {r['loadavg']:.1f} |"
+            )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=2))
