@@ -7,9 +7,9 @@
 - ``lab_hosts`` (session): testinfra hosts by inventory name (``cp1``, ``node1``), reached with
   ``docker exec``.
 
-Use it from a test module with ``from lab_fixtures import lab_hosts, lab_nodes`` or, for
-the whole integration suite, ``pytest_plugins = ["lab_fixtures"]`` in
-``tests/integration/conftest.py``.
+For the whole integration suite: ``pytest_plugins = ["lab_fixtures"]`` in
+``tests/integration/conftest.py``. A test module can also declare the fixtures itself from
+``ensure_lab_nodes()`` and ``testinfra_hosts()`` (as ``test_lab_nodes.py`` does).
 """
 
 from __future__ import annotations
@@ -52,15 +52,25 @@ class LabNodes:
         return env
 
 
-@pytest.fixture(name="lab_nodes", scope="session")
-def fixture_lab_nodes() -> LabNodes:
+def ensure_lab_nodes() -> LabNodes:
+    """Bring the lab nodes up (idempotent) or fail the test with the script's error output."""
     result = subprocess.run(["bash", str(LAB_NODES), "up"], capture_output=True, text=True, timeout=1800, check=False)
     if result.returncode != 0:
         pytest.fail(f"scripts/lab-nodes.sh up failed (exit {result.returncode}):\n{result.stderr[-4000:]}")
     return LabNodes()
 
 
-@pytest.fixture(name="lab_hosts", scope="session")
-def fixture_lab_hosts(lab_nodes: LabNodes) -> dict:
+def testinfra_hosts(lab_nodes: LabNodes) -> dict:
+    """testinfra hosts by inventory name, reached with ``docker exec``."""
     testinfra = pytest.importorskip("testinfra")
     return {node: testinfra.get_host(f"docker://{name}") for node, name in lab_nodes.containers.items()}
+
+
+@pytest.fixture(name="lab_nodes", scope="session")
+def fixture_lab_nodes() -> LabNodes:
+    return ensure_lab_nodes()
+
+
+@pytest.fixture(name="lab_hosts", scope="session")
+def fixture_lab_hosts(lab_nodes: LabNodes) -> dict:
+    return testinfra_hosts(lab_nodes)

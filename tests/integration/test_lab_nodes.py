@@ -11,11 +11,12 @@ import subprocess
 
 import pytest
 import yaml
-from lab_fixtures import KUBEADM_MANIFEST, LabNodes, fixture_lab_hosts, fixture_lab_nodes  # noqa: F401
+from lab_fixtures import KUBEADM_MANIFEST, LabNodes, ensure_lab_nodes, testinfra_hosts
 
 pytestmark = pytest.mark.integration
 
 NODES = ["cp1", "node1"]
+
 MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
 # Units that must never run in a node: they would act on the host through the shared network
 # namespace or the host kernel.
@@ -28,6 +29,18 @@ HOST_FACING_UNITS = [
     "systemd-udevd.service",
     "getty@tty1.service",
 ]
+
+
+# The suite's conftest may provide these too (pytest_plugins = ["lab_fixtures"]); declaring
+# them here keeps this module runnable on its own.
+@pytest.fixture(name="lab_nodes", scope="module")
+def fixture_lab_nodes() -> LabNodes:
+    return ensure_lab_nodes()
+
+
+@pytest.fixture(name="lab_hosts", scope="module")
+def fixture_lab_hosts(lab_nodes: LabNodes) -> dict:
+    return testinfra_hosts(lab_nodes)
 
 
 @pytest.mark.parametrize("node", NODES)
