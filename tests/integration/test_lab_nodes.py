@@ -119,7 +119,7 @@ def test_manifest_comes_from_kubeadm_test_data(lab_nodes: LabNodes) -> None:
 
 def test_ansible_ping_over_docker_connection(lab_nodes: LabNodes) -> None:
     result = subprocess.run(
-        ["ansible", "-i", str(lab_nodes.inventory), "nodes", "-m", "ansible.builtin.ping", "-o"],
+        ["ansible", "-i", str(lab_nodes.inventory), "nodes", "-m", "ansible.builtin.ping"],
         capture_output=True,
         text=True,
         env=lab_nodes.ansible_env(),
