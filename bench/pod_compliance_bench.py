@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) nodesec.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -86,7 +85,7 @@ def pod_body(i: int, offending: bool) -> Dict[str, Any]:
 
 def create_namespace(core: client.CoreV1Api, name: str) -> None:
     core.create_namespace({"metadata": {"name": name, "labels": {"nodesec.bench": "true"}}})
-    for _ in range(120):
+    for _wait in range(120):
         try:
             core.read_namespaced_service_account("default", name)
             return
@@ -103,7 +102,7 @@ def create_pods(core: client.CoreV1Api, ns: str, n: int, every: int = 10, worker
         for attempt in range(5):
             try:
                 resp = core.create_namespaced_pod(ns, body, _preload_content=False)
-                _ = resp.data  # read the body before the connection goes back to the pool
+                resp.drain_conn()  # read the body before the connection goes back to the pool
                 resp.release_conn()
                 return
             except ApiException as exc:
@@ -197,7 +196,7 @@ def bench_scan(core: client.CoreV1Api, kubeconfig: str, n: int, repeats: int) ->
         created = create_pods(core, ns, n)
         print(f"[bench] N={n}: created in {created:.1f}s", file=sys.stderr)
         rows: Dict[str, List[Dict[str, Any]]] = {"raw": [], "models": [], "scan": []}
-        for _ in range(repeats):
+        for _repeat in range(repeats):
             for kind in ("raw", "scan", "models"):
                 rows[kind].append(run_child(kind, kubeconfig, ns))
         for kind, runs in rows.items():

@@ -88,7 +88,7 @@ def test_option_names_and_aliases_match_kubernetes_core():
     ],
 )
 def test_environment_fallbacks(env, expected, monkeypatch):
-    params, _ = validate({}, monkeypatch, env)
+    params, _no_log = validate({}, monkeypatch, env)
     assert {k: params[k] for k in expected} == expected
 
 
@@ -100,7 +100,7 @@ def test_explicit_option_wins_over_environment_and_secrets_are_no_log(monkeypatc
     )
     assert params["api_key"] == "explicit" and params["validate_certs"] is True
     assert "explicit" in no_log
-    _, no_log = validate({}, monkeypatch, {"K8S_AUTH_API_KEY": "from-env"})
+    _params, no_log = validate({}, monkeypatch, {"K8S_AUTH_API_KEY": "from-env"})
     assert "from-env" in no_log
 
 
