@@ -59,7 +59,7 @@ def _container(text: str, name: str = "kube-apiserver") -> dict:
 
 def test_corpus_holds_several_minors():
     versions = {p.parent.name for p in KUBEADM}
-    assert {"v1.31", "v1.35"} <= versions
+    assert {"v1.31", "v1.34", "v1.35"} <= versions
 
 
 @pytest.mark.parametrize("manifest", KUBEADM, ids=lambda p: p.parent.name)
