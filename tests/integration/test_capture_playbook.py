@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -65,12 +66,12 @@ def expected_lines() -> list:
     return proc.stdout.splitlines()
 
 
-def check_saved(out_dir: Path, host: str) -> dict:
+def check_saved(out_dir: Path, host: str, expected: Optional[list] = None) -> dict:
     files = sorted(out_dir.glob(f"{host}-*.json"))
     assert len(files) == 1, list(out_dir.iterdir())
     record = json.loads(files[0].read_text())
     rebuilt = ["\t".join("<NA>" if e[k] is None else e[k] for k in record["fields"]) for e in record["events"]]
-    assert rebuilt == expected_lines()
+    assert rebuilt == (expected if expected is not None else expected_lines())
     assert record["event_count"] == len(rebuilt) > 0
     assert record["truncated"] is False and record["unparsed_count"] == 0
     assert record["filter"] == FILTER and record["format"] == FORMAT
@@ -109,28 +110,52 @@ def test_capture_playbook_refuses_an_empty_request(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def _lab_node_ready(name: str) -> str:
+def lab_container(host: str):
+    inv = subprocess.run(
+        [str(BIN / "ansible-inventory"), "-i", str(LAB_INVENTORY), "--host", host],
+        capture_output=True,
+        text=True,
+        env=env(),
+        check=False,
+    )
+    return json.loads(inv.stdout).get("ansible_host", host) if inv.returncode == 0 else None
+
+
+def _lab_node_ready(host: str) -> str:
+    """Empty when the lab node ``host`` runs and has sysdig; otherwise why the test must skip."""
     if not LAB_INVENTORY.is_file():
         return f"lab inventory {LAB_INVENTORY} is absent"
     if shutil.which("docker") is None:
         return "docker is not installed"
+    if lab_container(host) is None:
+        return f"{host} is not in the lab inventory {LAB_INVENTORY}"
+    container = lab_container(host)
     ps = subprocess.run(["docker", "ps", "--format", "{{.Names}}"], capture_output=True, text=True, check=False)
-    if name not in ps.stdout.split():
-        return f"lab node container {name} is not running (make lab-up)"
-    probe = subprocess.run(["docker", "exec", name, "sysdig", "--version"], capture_output=True, text=True, check=False)
+    if container not in ps.stdout.split():
+        return f"lab node container {container} is not running (make lab-up)"
+    probe = subprocess.run(["docker", "exec", container, "sysdig", "--version"], capture_output=True, check=False)
     if probe.returncode != 0:
-        return f"sysdig is not installed on lab node {name} (ansible-playbook playbooks/sysdig.yml -l {name})"
+        return f"sysdig is not installed on lab node {host} (ansible-playbook playbooks/sysdig.yml -l {host})"
     return ""
 
 
 def test_capture_playbook_on_the_lab_node(tmp_path):
+    """On lab node cp1 (with --limit): the saved events are what sysdig on cp1 prints."""
     reason = _lab_node_ready("cp1")
     if reason:
         pytest.skip(reason)
-    proc = run_capture(tmp_path, ["-i", str(LAB_INVENTORY), "-l", "cp1"], {"capture_hosts": "cp1"})
+    proc = run_capture(tmp_path, ["-i", str(LAB_INVENTORY), "-l", "cp1"], {"capture_hosts": "nodes"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    record = check_saved(tmp_path, "cp1")
+    node_copy = "/var/tmp/nodesec-capture-curl_google.scap"
+    on_node = subprocess.run(
+        ["docker", "exec", lab_container("cp1"), "sysdig", "-r", node_copy, "-p", FORMAT, FILTER],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    record = check_saved(tmp_path, "cp1", expected=on_node)
     assert record["host"] == "cp1"
+    assert not list(tmp_path.glob("node1-*.json"))  # --limit kept the other node out
 
 
 LIVE_VARS = {
