@@ -132,6 +132,11 @@ options:
     default: []
 notes:
   - Live captures need root and a capture driver; offline analysis (O(read_file)) needs neither.
+  - The C(k8s.*) and C(container.*) values come from container runtime metadata; when sysdig has none
+    (no O(cri_socket), no container), they print as C(<NA>) and a pod filter matches nothing.
+    Check RV(event_count) before concluding that nothing ran.
+  - O(read_file) and O(write_file) are exclusive because sysdig 0.29 (Debian 12) writes an unreadable
+    file when both C(-r) and C(-w) are given.
 seealso:
   - name: Sysdig filter and output format reference
     description: The fields usable in O(filter) and O(format) are listed by C(sysdig -l).
