@@ -1654,9 +1654,7 @@ def ordered_rule_set(
             add(path)
     if local_file in by_dest or local_file in present:
         add(local_file)
-    in_dir = {path for path in rules_dir_files} | {
-        dest for dest in by_dest if dest not in base_files and dest != local_file
-    }
+    in_dir = set(rules_dir_files) | {dest for dest in by_dest if dest not in base_files and dest != local_file}
     for dest in sorted(in_dir, key=lambda p: p.rsplit("/", 1)[-1]):
         add(dest)
     return result
