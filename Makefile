@@ -9,6 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export ANSIBLE_FORCE_COLOR ?= 0
+export MOLECULE_GLOB := molecule/*/molecule.yml
 
 .PHONY: help venv docker images k8s-binaries k8s-up k8s-down lab-up lab-down demo test \
         ruff lint sanity unit integration molecule build clean
