@@ -11,7 +11,8 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export ANSIBLE_FORCE_COLOR ?= 0
 export MOLECULE_GLOB := molecule/*/molecule.yml
 
-.PHONY: help venv docker images k8s-binaries k8s-up k8s-down lab-up lab-down demo test \
+.PHONY: help venv docker images k8s-binaries k8s-up k8s-down k8s-status lab-seed kubeadm-manifests \
+        lab-up lab-down demo test \
         ruff lint sanity unit integration molecule build clean
 
 help:
@@ -46,6 +47,15 @@ k8s-up: venv
 
 k8s-down:
 	scripts/k8s-api.sh stop
+
+k8s-status:
+	scripts/k8s-api.sh status
+
+lab-seed: venv
+	ansible-playbook playbooks/lab_seed.yml
+
+kubeadm-manifests:
+	scripts/gen-kubeadm-manifests.sh
 
 lab-up: venv
 	scripts/lab.sh up
