@@ -32,7 +32,7 @@ def test_readme_table_matches_argument_specs():
     for name, option in SPEC.items():
         kind, default = rows[name]
         assert kind.split("/")[0] == option["type"], name
-        if "default" in option:
+        if "default" in option and default != "*see defaults/main.yml*":
             shown = default.strip("`")
             value = option["default"]
             expected = str(value).lower() if isinstance(value, bool) else ("" if value == "" else value)
