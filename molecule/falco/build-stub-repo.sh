@@ -22,7 +22,8 @@ mkdir -p "$out"
 pkg="$out/pkgroot"
 install -d "$pkg/DEBIAN" "$pkg/usr/bin" "$pkg/usr/lib/falco-nodesec-stub" "$pkg/etc/falco/config.d" \
   "$pkg/etc/falco/rules.d" "$pkg/lib/systemd/system"
-sed "s/@VERSION@/$version/" "$here/stub/falco" > "$pkg/usr/bin/falco"
+# the stub's source carries no shebang (it is not an Ansible module); the package's copy does
+{ echo '#!/usr/bin/python3'; sed "s/@VERSION@/$version/" "$here/stub/falco"; } > "$pkg/usr/bin/falco"
 chmod 0755 "$pkg/usr/bin/falco"
 install -m 0644 "$repo_root/plugins/module_utils/falco_rules.py" "$pkg/usr/lib/falco-nodesec-stub/falco_rules.py"
 install -m 0644 "$here/stub/falco.yaml" "$pkg/etc/falco/falco.yaml"
