@@ -12,6 +12,7 @@ from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod impo
     load_manifest,
     patch_manifest_text,
 )
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod_file import update_manifest_file
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -162,3 +163,28 @@ def test_arbitrary_yaml_documents_fail_cleanly(data):
         assert str(exc)
         return
     assert current_flags(load_manifest(result.after)["spec"]["containers"][0])["v"] == ["2"]
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(manifests(), requests_flags, requests_volumes)
+def test_file_is_byte_identical_after_a_refusal_and_idempotent_after_a_write(tmp_path_factory, text, flags, volumes):
+    folder = tmp_path_factory.mktemp("manifests")
+    target = folder / "kube-apiserver.yaml"
+    target.write_text(text)
+    target.chmod(0o600)
+    backups = folder.parent / (folder.name + "-backups")
+    try:
+        outcome = update_manifest_file(str(target), flags=flags, volumes=volumes, backup=True, backup_dir=str(backups))
+    except StaticPodError:
+        assert target.read_text() == text
+        assert not backups.exists()
+        assert sorted(p.name for p in folder.iterdir()) == ["kube-apiserver.yaml"]
+        return
+    assert target.read_text() == outcome.result.after
+    assert (target.stat().st_mode & 0o777) == 0o600
+    assert sorted(p.name for p in folder.iterdir()) == ["kube-apiserver.yaml"]
+    assert outcome.written == outcome.result.changed
+    again = update_manifest_file(str(target), flags=flags, volumes=volumes, backup=True, backup_dir=str(backups))
+    assert not again.written and target.read_text() == outcome.result.after
