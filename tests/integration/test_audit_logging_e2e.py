@@ -241,6 +241,9 @@ def run_role(node, extra: dict) -> subprocess.CompletedProcess:
         "audit_logging_restart_detect_timeout": 30,
         "audit_logging_health_timeout": 90,
         "audit_logging_health_settle": 5,
+        # authenticated health checks, as where anonymous auth is off
+        "audit_logging_health_client_cert": str(node["pki"] / "apiserver-kubelet-client.crt"),
+        "audit_logging_health_client_key": str(node["pki"] / "apiserver-kubelet-client.key"),
         "ansible_python_interpreter": sys.executable,
         **extra,
     }
