@@ -8,6 +8,7 @@ does), so tests import plugins by their fully qualified names.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -21,10 +22,8 @@ def _ensure_link() -> None:
     if LINK.exists():
         return
     LINK.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    with contextlib.suppress(FileExistsError):
         os.symlink(REPO, LINK)
-    except FileExistsError:
-        pass
 
 
 def _install_loader() -> None:
