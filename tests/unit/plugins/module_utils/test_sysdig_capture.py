@@ -53,16 +53,22 @@ class ScriptedSysdig:
         return self.capture
 
 
-def run(runner, check=False, **kwargs):
+def run_service(runner, check=False, **kwargs):
+    """Run the service; return it (for its warnings) and the result."""
     service = SysdigCapture("/usr/bin/sysdig", runner=runner)
     return service, service.run(CaptureParams(**kwargs), check_mode=check)
 
 
+def run(runner, check=False, **kwargs):
+    """Run the service; return the result."""
+    return run_service(runner, check=check, **kwargs)[1]
+
+
 def test_check_mode_validates_and_runs_no_capture():
     runner = ScriptedSysdig()
-    service, result = run(runner, check=True, pod_name="nginx", duration=30, format="*%proc.name,%user.uid")
+    service, result = run_service(runner, check=True, pod_name="nginx", duration=30, format="*%proc.name,%user.uid")
     assert result["filter_validated"] is True and result["captured"] is False
-    assert all("-M" not in argv for argv, _, _ in runner.calls)  # only offline compiles ran
+    assert all("-M" not in call[0] for call in runner.calls)  # only offline compiles ran
     assert len(runner.calls) == 2  # the filter, then the probe
     assert result["command"] == ["/usr/bin/sysdig", "-M", "30", "-p", "*%proc.name,%user.uid", 'k8s.pod.name="nginx"']
     assert service.warnings == []
@@ -77,7 +83,7 @@ def test_unknown_field_fails_with_position_and_field():
 
 def test_sysdig_that_reads_before_compiling_is_not_called_validated():
     runner = ScriptedSysdig(compiles_before_reading=False)
-    service, result = run(runner, check=True, filter="proc.name=curl", duration=5)
+    service, result = run_service(runner, check=True, filter="proc.name=curl", duration=5)
     assert result["filter_validated"] is False
     assert "could not be validated offline" in service.warnings[0]
 
@@ -103,7 +109,7 @@ def test_offline_failure_is_not_reported_as_missing_driver(tmp_path):
 def test_truncated_capture_is_not_a_failure_and_warns():
     out = b"curl,0\ncurl,0\n"
     runner = ScriptedSysdig(capture=sd.RunResult(-15, out, b"", True, False))
-    service, result = run(runner, duration=5, format="*%proc.name,%user.uid", output_limit=20)
+    service, result = run_service(runner, duration=5, format="*%proc.name,%user.uid", output_limit=20)
     assert result["truncated"] is True and result["event_count"] == 2
     assert any("output_limit (20 bytes)" in w for w in service.warnings)
     assert runner.calls[-1][1] == 20
@@ -113,7 +119,7 @@ def test_write_file_is_read_back_with_the_format(tmp_path):
     target = tmp_path / "out.scap"
     runner = ScriptedSysdig(on_capture=lambda argv: target.write_bytes(b"scap"))
     runner.readback = sd.RunResult(0, b"1|curl\n2|sh\n", b"", False, False)
-    _, result = run(runner, duration=5, write_file=str(target), format="*%evt.num|%proc.name")
+    result = run(runner, duration=5, write_file=str(target), format="*%evt.num|%proc.name")
     assert result["changed"] is True
     assert result["read_command"] == ["/usr/bin/sysdig", "-r", str(target), "-p", "*%evt.num|%proc.name"]
     assert result["events"] == [{"evt.num": "1", "proc.name": "curl"}, {"evt.num": "2", "proc.name": "sh"}]
@@ -130,7 +136,7 @@ def test_summary_counts_events(tmp_path):
     capture.write_bytes(b"x")
     out = b"0,nginx\n0,nginx\n101,nginx\n"
     runner = ScriptedSysdig(capture=sd.RunResult(0, out, b"", False, False))
-    _, result = run(
+    result = run(
         runner, read_file=str(capture), format="*%user.uid,%proc.name", summary_fields=["user.uid", "proc.name"]
     )
     assert result["summary"] == [
@@ -143,4 +149,4 @@ def test_missing_read_file_fails_before_running(tmp_path):
     runner = ScriptedSysdig()
     with pytest.raises(sd.SysdigError, match="does not exist"):
         run(runner, read_file=str(tmp_path / "nope.scap"))
-    assert all(Path(argv[2]).name.startswith("nodesec-sysdig-") for argv, _, _ in runner.calls)
+    assert all(Path(call[0][2]).name.startswith("nodesec-sysdig-") for call in runner.calls)
