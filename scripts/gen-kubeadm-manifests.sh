@@ -59,5 +59,8 @@ mkdir -p "$OUT"
 for f in kube-apiserver kube-controller-manager kube-scheduler etcd; do
   install -m 0644 "$root/etc/kubernetes/manifests/$f.yaml" "$OUT/$f.yaml"
 done
-install -m 0644 "$root/tmp/kubeadm.yaml" "$OUT/kubeadm-config.yaml"
-echo "wrote kube-apiserver, kube-controller-manager, kube-scheduler, etcd and kubeadm-config.yaml to ${OUT#"$REPO"/} (kubeadm $VERSION)" >&2
+# kubeadm's config is two YAML documents; keep one per file (one document per YAML file is
+# what ansible-test's yamllint accepts): the InitConfiguration and the ClusterConfiguration
+# (the latter is also what the kubeadm-config ConfigMap holds).
+awk -v out="$OUT" 'BEGIN { n = 0 } /^---/ { n++; next } { f = (n == 0 ? "init" : "cluster"); print > (out "/" f "-configuration.yaml") }' "$root/tmp/kubeadm.yaml"
+echo "wrote kube-apiserver, kube-controller-manager, kube-scheduler, etcd, init- and cluster-configuration.yaml to ${OUT#"$REPO"/} (kubeadm $VERSION)" >&2

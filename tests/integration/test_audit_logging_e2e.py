@@ -113,7 +113,7 @@ class FakeKubelet:
         argv = [str(BIN / "kube-apiserver")]
         tokens = (ctr.get("command") or [])[1:] + (ctr.get("args") or [])
         for tok in tokens:
-            name, _, value = tok[2:].partition("=")
+            name, _sep, value = tok[2:].partition("=")
             if name in NETWORK_FLAGS:
                 continue
             argv.append(f"--{name}={','.join(mapped(v) for v in value.split(','))}" if value.startswith("/") else tok)
@@ -278,6 +278,7 @@ def run_role(node, extra: dict) -> subprocess.CompletedProcess:
         text=True,
         env=env,
         cwd=REPO,
+        check=False,
         timeout=600,
     )
 

@@ -48,7 +48,7 @@ def run_module(args: dict, check: bool = False) -> dict:
     ]
     if check:
         cmd.append("--check")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, check=False, timeout=120)
     data = json.loads(proc.stdout)
     return data["plays"][0]["tasks"][0]["hosts"]["localhost"]
 

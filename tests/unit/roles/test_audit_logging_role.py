@@ -83,7 +83,7 @@ def test_cks_example_is_the_user_task():
     )
     assert cm["level"] == "Metadata" and sorted(cm["resources"][0]["resources"]) == ["configmaps", "secrets"]
     assert rest == {"level": "Metadata"}
-    _, warnings = validate_policy(_policy(rules, ex["audit_logging_policy_omit_stages"]))
+    _ignored, warnings = validate_policy(_policy(rules, ex["audit_logging_policy_omit_stages"]))
     assert len(warnings) == 1 and "persistentvolumeclaims" in warnings[0]
 
 

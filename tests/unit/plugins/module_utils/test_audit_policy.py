@@ -88,7 +88,7 @@ def test_namespaces_resource_with_namespace_filter_is_not_flagged():
     ],
 )
 def test_other_cluster_scoped_resources(rule, needle):
-    _, warnings = validate_policy(_policy(rule))
+    _ignored, warnings = validate_policy(_policy(rule))
     assert len(warnings) == 1 and needle in warnings[0]
 
 
@@ -98,7 +98,7 @@ def test_same_name_in_another_group_is_not_cluster_scoped():
 
 
 def test_rules_after_catch_all():
-    _, warnings = validate_policy(
+    _ignored, warnings = validate_policy(
         _policy(
             {"level": "Metadata"},
             {"level": "RequestResponse", "resources": [{"resources": ["namespaces"]}]},
@@ -153,7 +153,7 @@ def test_catch_all_last_is_fine():
     ],
 )
 def test_secrets_and_tokens_at_request_level(rules, expect):
-    _, warnings = validate_policy(_policy(*rules))
+    _ignored, warnings = validate_policy(_policy(*rules))
     found = [w for w in warnings if "would be written to the audit log" in w]
     assert [next(name for name in ("secrets", "tokenreviews") if f" logs {name} " in w) for w in found] == expect
 

@@ -32,8 +32,7 @@ VOLUMES = [
 
 
 def _cluster_configuration() -> str:
-    docs = list(yaml.safe_load_all((TESTDATA / "kubeadm" / "v1.35" / "kubeadm-config.yaml").read_text()))
-    return yaml.safe_dump(next(d for d in docs if d["kind"] == "ClusterConfiguration"), sort_keys=False)
+    return (TESTDATA / "kubeadm" / "v1.35" / "cluster-configuration.yaml").read_text()
 
 
 V1BETA3 = """apiVersion: kubeadm.k8s.io/v1beta3
@@ -71,7 +70,7 @@ def test_v1beta4_list_of_name_value():
 
 
 def test_v1beta4_repeated_and_removed_flags():
-    new, _ = patch_cluster_configuration(_cluster_configuration(), {"tls-sni-cert-key": ["/a,/b", "/c,/d"]})
+    new, _ignored = patch_cluster_configuration(_cluster_configuration(), {"tls-sni-cert-key": ["/a,/b", "/c,/d"]})
     args = yaml.safe_load(new)["apiServer"]["extraArgs"]
     assert [a["value"] for a in args if a["name"] == "tls-sni-cert-key"] == ["/a,/b", "/c,/d"]
     removed, changed = patch_cluster_configuration(new, {"tls-sni-cert-key": None})
@@ -97,12 +96,12 @@ def test_v1beta3_map():
 
 
 def test_volume_updated_and_removed():
-    new, _ = patch_cluster_configuration(V1BETA3, None, VOLUMES)
+    new, _ignored = patch_cluster_configuration(V1BETA3, None, VOLUMES)
     moved = [dict(VOLUMES[1], host_path="/srv/audit")]
     newer, changed = patch_cluster_configuration(new, None, moved)
     vols = yaml.safe_load(newer)["apiServer"]["extraVolumes"]
     assert changed and [v["hostPath"] for v in vols if v["name"] == "audit-log"] == ["/srv/audit"]
-    gone, _ = patch_cluster_configuration(newer, None, [{"name": "audit-log", "state": "absent"}])
+    gone, _ignored = patch_cluster_configuration(newer, None, [{"name": "audit-log", "state": "absent"}])
     assert [v["name"] for v in yaml.safe_load(gone)["apiServer"]["extraVolumes"]] == ["audit-policy"]
 
 
