@@ -11,7 +11,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export ANSIBLE_FORCE_COLOR ?= 0
 export MOLECULE_GLOB := molecule/*/molecule.yml
 
-.PHONY: help venv docker images k8s-binaries k8s-up k8s-down k8s-status lab-seed kubeadm-manifests \
+.PHONY: help venv docker images helm k8s-binaries k8s-up k8s-down k8s-status lab-seed kubeadm-manifests \
         lab-up lab-down demo test \
         ruff lint sanity unit integration molecule build clean
 
@@ -41,6 +41,9 @@ images: docker
 
 k8s-binaries:
 	scripts/k8s-binaries.sh
+
+helm:
+	scripts/helm-binary.sh
 
 k8s-up: venv
 	scripts/k8s-api.sh start

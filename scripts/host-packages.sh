@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the test suite and the lab need on the controller, installed when missing:
-# debootstrap (node images), sysdig (filter compiler and offline captures in tests).
+# debootstrap (node images), sysdig (filter compiler and offline captures in tests),
+# dpkg-dev and gnupg (the falco scenario builds and signs a local package repository).
 # The Docker engine has its own script (scripts/docker-engine.sh).
 set -euo pipefail
-want=(debootstrap sysdig)
+want=(debootstrap sysdig dpkg-dev gnupg)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
