@@ -191,7 +191,7 @@ def test_invalid_conditions_fail_with_position(condition, message, offset):
     ],
 )
 def test_output_fields(output, fields):
-    assert [name for name, _ in fr.parse_output(output)] == fields
+    assert [item[0] for item in fr.parse_output(output)] == fields
 
 
 @pytest.mark.parametrize(

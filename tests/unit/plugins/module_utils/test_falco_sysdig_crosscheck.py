@@ -131,10 +131,10 @@ def our_verdict(condition: str, checker: fr.RuleSetChecker | None = None) -> boo
         info = fr.parse_condition(condition)
     except fr.ConditionSyntaxError:
         return False
-    if any(fr.field_class(name) not in fr.SYSCALL_FIELD_CLASSES for name, _ in info.fields):
+    if any(fr.field_class(name) not in fr.SYSCALL_FIELD_CLASSES for name, _pos in info.fields):
         return False
     macros = checker.macros if checker is not None else {}
-    return all(name in macros for name, _ in info.macros)
+    return all(name in macros for name, _pos in info.macros)
 
 
 def upstream_checker() -> fr.RuleSetChecker:
