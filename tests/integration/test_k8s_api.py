@@ -7,6 +7,7 @@ namespace controllers; authentication and RBAC are enforced.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from typing import Callable
@@ -44,7 +45,7 @@ def test_admin_kubeconfig_verifies_tls(k8s_kubeconfig: str, k8s_client: client.A
     with open(k8s_kubeconfig) as fh:
         kubeconfig = yaml.safe_load(fh)
     cluster = kubeconfig["clusters"][0]["cluster"]
-    assert cluster["server"] == "https://127.0.0.1:16443"
+    assert cluster["server"] == f"https://127.0.0.1:{os.environ.get('NODESEC_K8S_API_PORT', '16443')}"
     assert cluster["certificate-authority-data"]
     assert not cluster.get("insecure-skip-tls-verify", False)
     assert k8s_client.configuration.verify_ssl is True
