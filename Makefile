@@ -12,7 +12,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 export MOLECULE_GLOB := molecule/*/molecule.yml
 
 .PHONY: help venv docker images helm k8s-binaries k8s-up k8s-down k8s-status lab-seed kubeadm-manifests \
-        lab-up lab-down demo test \
+        lab-up lab-down demo test bench-pod-compliance \
         ruff lint sanity unit integration molecule build clean
 
 help:
@@ -72,6 +72,9 @@ demo: lab-up
 build: venv
 	mkdir -p .build/dist
 	ansible-galaxy collection build --force --output-path .build/dist .
+
+bench-pod-compliance: venv
+	$(PY) bench/pod_compliance_bench.py --sizes 1000 10000 --repeats 5 --delete 1000 --parallelism 10 32 --json bench/results/pod_compliance.json
 
 clean:
 	rm -rf .build .pytest_cache .ruff_cache tests/output
