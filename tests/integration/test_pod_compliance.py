@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
+import ansible_adhoc
 import pytest
 import yaml
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.k8s_client import K8sClient, build_configuration
@@ -47,42 +48,8 @@ def run_module(
     diff: bool = False,
     env: Optional[Dict[str, str]] = None,
 ) -> Dict[str, Any]:
-    """Run nodesec.kubernetes.<module> through `ansible` ad-hoc; return the host's result."""
-    cmd = [
-        str(Path(sys.executable).parent / "ansible"),
-        "localhost",
-        "-i",
-        "localhost,",
-        "-c",
-        "local",
-        "-e",
-        f"ansible_python_interpreter={sys.executable}",
-        "-m",
-        f"nodesec.kubernetes.{module}",
-        "-a",
-        json.dumps(args),
-    ]
-    if check:
-        cmd.append("--check")
-    if diff:
-        cmd.append("--diff")
-    full_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("K8S_AUTH_") and k != "KUBECONFIG"},
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".build" / "collections"),
-        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        "ANSIBLE_NOCOLOR": "1",
-        **(env or {}),
-    }
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=REPO, timeout=300, check=False)
-    try:
-        out = json.loads(proc.stdout)
-    except ValueError:
-        pytest.fail(f"ansible output is not JSON (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    result = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    result["_raw"] = proc.stdout
-    return result
+    """Run nodesec.kubernetes.<module> ad-hoc, without the caller's K8S_AUTH_*/KUBECONFIG."""
+    return ansible_adhoc.run_module(module, args, check=check, diff=diff, env=env, scrub_k8s_env=True)
 
 
 def pod(name: str, run: str, containers: Optional[List[dict]] = None, **spec: Any) -> Dict[str, Any]:

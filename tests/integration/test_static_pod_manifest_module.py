@@ -7,13 +7,11 @@ against copies of real kubeadm manifests in a temporary folder; no Kubernetes AP
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
+import ansible_adhoc
 import pytest
 import yaml
 
@@ -21,36 +19,11 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 TESTDATA = REPO / "tests" / "testdata"
-MODULE = "nodesec.kubernetes.static_pod_manifest"
+MODULE = "static_pod_manifest"
 
 
 def run_module(args: dict, check: bool = False) -> dict:
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build" / "collections"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-    )
-    cmd = [
-        str(Path(sys.executable).parent / "ansible"),
-        "localhost",
-        "-i",
-        "localhost,",
-        "-c",
-        "local",
-        "--diff",
-        "-m",
-        MODULE,
-        "-a",
-        json.dumps(args),
-    ]
-    if check:
-        cmd.append("--check")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, check=False, timeout=120)
-    data = json.loads(proc.stdout)
-    return data["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    return ansible_adhoc.run_module(MODULE, args, check=check, diff=True, timeout=120)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import ansible_adhoc
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,36 +41,7 @@ pytestmark = [pytest.mark.integration, needs_sysdig, needs_ansible]
 
 def run_module(args: dict, check: bool = False) -> dict:
     """Run the module on localhost through `ansible` and return its result."""
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build" / "collections"),
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-    )
-    cmd = [
-        ANSIBLE or "ansible",
-        "localhost",
-        "-i",
-        "localhost,",
-        "-c",
-        "local",
-        "-e",
-        f"ansible_python_interpreter={sys.executable}",
-        "-m",
-        "nodesec.kubernetes.sysdig_capture",
-        "-a",
-        json.dumps(args),
-    ]
-    if check:
-        cmd.append("--check")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=300, check=False)
-    try:
-        out = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        pytest.fail(f"ansible printed no JSON (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return out["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    return ansible_adhoc.run_module("sysdig_capture", args, check=check)
 
 
 def sysdig_lines(*args: str) -> list:
