@@ -519,7 +519,20 @@ LAB_OFFENDERS = {
     "lab-apps/privileged-debug": ["privileged"],
     "front-apps/web-store-0": ["writable_volume"],
     "front-apps/web-store-1": ["writable_volume"],
+    # the Deployment's two pods (random names: frontend-<pod-template-hash>-<suffix>)
+    "front-apps/frontend-*": ["privilege_escalation"],
 }
+
+
+def lab_findings(report: Dict[str, Any]) -> Dict[str, List[str]]:
+    """namespace/name -> rules, with the Deployment's pods folded into one frontend-* entry."""
+    found: Dict[str, List[str]] = {}
+    frontend = [p for p in report["pods"] if p["name"].startswith("frontend-")]
+    assert len(frontend) == 2, [p["name"] for p in frontend]
+    for p in report["pods"]:
+        key = "front-apps/frontend-*" if p in frontend else f"{p['namespace']}/{p['name']}"
+        assert found.setdefault(key, p["rules"]) == p["rules"]
+    return found
 
 
 def run_playbook(playbook: str, inventory: Path, *extra: str) -> Dict[str, Any]:
@@ -572,10 +585,12 @@ def test_playbook_on_lab_sample_workloads(k8s_kubeconfig: str, core: client.Core
     try:
         run_playbook("playbooks/pod_compliance.yml", inventory, *common)
         report = json.loads((reports / "localhost-pod-compliance-report.json").read_text())
-        assert {f"{p['namespace']}/{p['name']}": p["rules"] for p in report["pods"]} == LAB_OFFENDERS
+        assert lab_findings(report) == LAB_OFFENDERS
         assert {p["action"] for p in report["pods"]} == {"reported"}
         owners = {p["name"]: p["owner"] and p["owner"]["kind"] for p in report["pods"]}
         assert owners["web-store-0"] == "StatefulSet" and owners["privileged-debug"] is None
+        # a pod of a Deployment is reported with the Deployment (through its ReplicaSet)
+        assert {owners[p["name"]] for p in report["pods"] if p["name"].startswith("frontend-")} == {"Deployment"}
         md = (reports / "localhost-pod-compliance-report.md").read_text()
         assert "| lab-apps/privileged-debug | - | reported | `privileged` |" in md
 
