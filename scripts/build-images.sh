@@ -65,10 +65,14 @@ host_uri() {
   } | sed 's:/*$::' | grep -E "/${suffix}\$" | head -n1 || true
 }
 
+# The images use the Debian mirror this host already uses (the one it can reach).
 MIRROR="${NODESEC_DEBIAN_MIRROR:-$(host_uri debian)}"
-MIRROR="${MIRROR:-http://deb.debian.org/debian}"
 SECURITY_MIRROR="${NODESEC_DEBIAN_SECURITY_MIRROR:-$(host_uri debian-security)}"
-SECURITY_MIRROR="${SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
+if [[ -z "$MIRROR" ]]; then
+  echo "[build-images] no Debian mirror found in /etc/apt/sources.list*: set NODESEC_DEBIAN_MIRROR to one (and NODESEC_DEBIAN_SECURITY_MIRROR)" >&2
+  exit 1
+fi
+SECURITY_MIRROR="${SECURITY_MIRROR:-${MIRROR%/debian}/debian-security}"
 
 # --- build steps ---------------------------------------------------------------------------
 debootstrap_root() { # $1 = suite, $2 = root dir, $3 = log file

@@ -171,7 +171,7 @@ def main() -> None:
     )
     if not HAS_KUBERNETES:
         module.fail_json(
-            msg=missing_required_lib("kubernetes", url="https://pypi.org/project/kubernetes/"),
+            msg=missing_required_lib("kubernetes"),
             exception="".join(traceback.format_exception_only(type(KUBERNETES_IMPORT_ERROR), KUBERNETES_IMPORT_ERROR)),
         )
     check = module.check_mode

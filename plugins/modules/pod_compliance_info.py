@@ -152,7 +152,7 @@ def main() -> None:
     module = AnsibleModule(argument_spec={**AUTH_ARG_SPEC, **SCAN_ARG_SPEC}, supports_check_mode=True)
     if not HAS_KUBERNETES:
         module.fail_json(
-            msg=missing_required_lib("kubernetes", url="https://pypi.org/project/kubernetes/"),
+            msg=missing_required_lib("kubernetes"),
             exception="".join(traceback.format_exception_only(type(KUBERNETES_IMPORT_ERROR), KUBERNETES_IMPORT_ERROR)),
         )
     try:
