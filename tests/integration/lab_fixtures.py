@@ -9,7 +9,7 @@
 
 For the whole integration suite: ``pytest_plugins = ["lab_fixtures"]`` in
 ``tests/integration/conftest.py``. A test module can also declare the fixtures itself from
-``ensure_lab_nodes()`` and ``testinfra_hosts()`` (as ``test_lab_nodes.py`` does).
+``ensure_lab_nodes()`` and ``lab_testinfra_hosts()`` (as ``test_lab_nodes.py`` does).
 """
 
 from __future__ import annotations
@@ -60,7 +60,29 @@ def ensure_lab_nodes() -> LabNodes:
     return LabNodes()
 
 
-def testinfra_hosts(lab_nodes: LabNodes) -> dict:
+def ensure_sysdig_on(node: str) -> None:
+    """Install Sysdig on a lab node with the collection's own playbook (idempotent)."""
+    result = subprocess.run(
+        [
+            str(REPO / ".venv" / "bin" / "ansible-playbook"),
+            "-i",
+            str(INVENTORY),
+            "-l",
+            node,
+            str(REPO / "playbooks" / "sysdig.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        env=LabNodes().ansible_env(),
+        cwd=REPO,
+        timeout=1200,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"playbooks/sysdig.yml -l {node} failed:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}")
+
+
+def lab_testinfra_hosts(lab_nodes: LabNodes) -> dict:
     """testinfra hosts by inventory name, reached with ``docker exec``."""
     testinfra = pytest.importorskip("testinfra")
     return {node: testinfra.get_host(f"docker://{name}") for node, name in lab_nodes.containers.items()}
@@ -73,4 +95,4 @@ def fixture_lab_nodes() -> LabNodes:
 
 @pytest.fixture(name="lab_hosts", scope="session")
 def fixture_lab_hosts(lab_nodes: LabNodes) -> dict:
-    return testinfra_hosts(lab_nodes)
+    return lab_testinfra_hosts(lab_nodes)

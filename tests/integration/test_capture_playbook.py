@@ -1,9 +1,8 @@
 """playbooks/capture.yml end to end: offline analysis of a shared capture copied to the node.
 
 The JSON file the playbook saves on the controller must hold the events sysdig itself prints
-for the same filter and format. Runs on localhost (this host's sysdig); the lab variant runs
-against the lab node ``cp1`` when the lab is up and sysdig is installed there
-(``playbooks/sysdig.yml``), and skips with the reason otherwise.
+for the same filter and format. Runs on localhost (this host's sysdig) and on the lab node ``cp1``
+(the lab is brought up and sysdig installed there with ``playbooks/sysdig.yml`` first).
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
+from lab_fixtures import ensure_lab_nodes, ensure_sysdig_on
 
 REPO = Path(__file__).resolve().parents[2]
 CURL = (REPO / ".." / "shared" / "testdata" / "scap" / "curl_google.scap").resolve()
@@ -121,29 +121,15 @@ def lab_container(host: str):
     return json.loads(inv.stdout).get("ansible_host", host) if inv.returncode == 0 else None
 
 
-def _lab_node_ready(host: str) -> str:
-    """Empty when the lab node ``host`` runs and has sysdig; otherwise why the test must skip."""
-    if not LAB_INVENTORY.is_file():
-        return f"lab inventory {LAB_INVENTORY} is absent"
-    if shutil.which("docker") is None:
-        return "docker is not installed"
-    if lab_container(host) is None:
-        return f"{host} is not in the lab inventory {LAB_INVENTORY}"
-    container = lab_container(host)
-    ps = subprocess.run(["docker", "ps", "--format", "{{.Names}}"], capture_output=True, text=True, check=False)
-    if container not in ps.stdout.split():
-        return f"lab node container {container} is not running (make lab-up)"
-    probe = subprocess.run(["docker", "exec", container, "sysdig", "--version"], capture_output=True, check=False)
-    if probe.returncode != 0:
-        return f"sysdig is not installed on lab node {host} (ansible-playbook playbooks/sysdig.yml -l {host})"
-    return ""
-
-
+@pytest.mark.skipif(shutil.which("docker") is None, reason="docker is not installed (scripts/docker-engine.sh)")
 def test_capture_playbook_on_the_lab_node(tmp_path):
-    """On lab node cp1 (with --limit): the saved events are what sysdig on cp1 prints."""
-    reason = _lab_node_ready("cp1")
-    if reason:
-        pytest.skip(reason)
+    """On lab node cp1 (with --limit): the saved events are what sysdig on cp1 prints.
+
+    The lab nodes are brought up and Sysdig is installed on cp1 with playbooks/sysdig.yml first
+    (both idempotent), as a user of the lab would do.
+    """
+    ensure_lab_nodes()
+    ensure_sysdig_on("cp1")
     proc = run_capture(tmp_path, ["-i", str(LAB_INVENTORY), "-l", "cp1"], {"capture_hosts": "nodes"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     node_copy = "/var/tmp/nodesec-capture-curl_google.scap"

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 import yaml
-from lab_fixtures import KUBEADM_MANIFEST, LabNodes, ensure_lab_nodes, testinfra_hosts
+from lab_fixtures import KUBEADM_MANIFEST, LabNodes, ensure_lab_nodes, lab_testinfra_hosts
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +40,7 @@ def fixture_lab_nodes() -> LabNodes:
 
 @pytest.fixture(name="lab_hosts", scope="module")
 def fixture_lab_hosts(lab_nodes: LabNodes) -> dict:
-    return testinfra_hosts(lab_nodes)
+    return lab_testinfra_hosts(lab_nodes)
 
 
 @pytest.mark.parametrize("node", NODES)
