@@ -35,6 +35,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import ansible_adhoc
 import pytest
 import yaml
 
@@ -247,12 +248,7 @@ def run_role(node, extra: dict) -> subprocess.CompletedProcess:
         "ansible_python_interpreter": sys.executable,
         **extra,
     }
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build" / "collections"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-    )
+    env = ansible_adhoc.ansible_env()
     playbook = root / "play.yml"
     play = {
         "hosts": "localhost",

@@ -8,12 +8,12 @@ real run, check mode again (no change), real run again (no change).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import ansible_adhoc
 import pytest
 import yaml
 from kubernetes import client
@@ -70,12 +70,7 @@ def _run(tmp_path: Path, kubeconfig: str, check: bool) -> dict:
         "roles": ["nodesec.kubernetes.audit_logging"],
     }
     (tmp_path / "play.yml").write_text(yaml.safe_dump([play]))
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build" / "collections"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-    )
+    env = ansible_adhoc.ansible_env()
     cmd = [
         str(Path(sys.executable).parent / "ansible-playbook"),
         "-i",

@@ -542,13 +542,7 @@ def run_playbook(playbook: str, inventory: Path, *extra: str) -> Dict[str, Any]:
         check=False,
         text=True,
         cwd=REPO,
-        env={
-            **{k: v for k, v in os.environ.items() if not k.startswith("K8S_AUTH_") and k != "KUBECONFIG"},
-            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".build" / "collections"),
-            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-            "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        },
+        env=ansible_adhoc.ansible_env(scrub_k8s_env=True),
         timeout=580,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
