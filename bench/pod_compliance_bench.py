@@ -28,7 +28,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / ".build" / "collections"))
@@ -229,32 +229,134 @@ def bench_scan(core: client.CoreV1Api, kubeconfig: str, n: int, repeats: int) ->
         delete_namespace(core, ns, wait=False)
 
 
-def bench_delete(core: client.CoreV1Api, kubeconfig: str, n: int, parallelisms: List[int]) -> Dict[str, Any]:
-    """Delete n offending pods with each parallelism (1 = one after another)."""
-    results: Dict[str, Any] = {}
-    for workers in [1, *parallelisms]:
-        label = "sequential" if workers == 1 else f"parallel-{workers}"
-        ns = f"bench-pc-del-{workers}-{uuid.uuid4().hex[:5]}"
-        create_namespace(core, ns)
+LAB_RUN = REPO / ".lab" / "k8s" / "run"
+SERVER_PARTS = ("kube-apiserver", "etcd", "kube-controller-manager")
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (from /proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids() -> Dict[str, int]:
+    """PIDs of the lab's API server, etcd and controller manager (empty for another cluster)."""
+    pids: Dict[str, int] = {}
+    for part in SERVER_PARTS:
         try:
-            create_pods(core, ns, n, every=1)  # every pod offends
-            k8s = K8sClient(build_configuration({"kubeconfig": kubeconfig}), pool_size=workers)
-            report = scan(k8s, ScanOptions(namespaces=[ns])).report
-            assert len(report.findings) == n
-            load = os.getloadavg()[0]
-            cpu0, start = time.process_time(), time.perf_counter()
-            delete_offenders(k8s, report, DeleteOptions(max_deletions=n, parallelism=workers))
-            wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
-            k8s.close()
-            assert sum(f.action == "deleted" for f in report.findings) == n
-            assert not core.list_namespaced_pod(ns, limit=1).items, "pods left after deletion"
-            results[label] = {"workers": workers, "wall": wall, "client_cpu": cpu, "loadavg": load}
-            print(f"[bench] delete {n} {label}: {wall:.2f}s (client CPU {cpu:.2f}s, load {load:.1f})", file=sys.stderr)
+            pid = int((LAB_RUN / f"{part}.pid").read_text().strip())
+            proc_cpu_s(pid)
+        except (OSError, ValueError):
+            continue
+        pids[part] = pid
+    return pids
+
+
+def start_latency_proxy(target: str, rtt_ms: float) -> Tuple[subprocess.Popen, int]:
+    proxy = subprocess.Popen(
+        [sys.executable, str(REPO / "bench" / "latency_proxy.py"), "--target", target, "--rtt-ms", str(rtt_ms)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proxy.stdout is not None
+    return proxy, int(proxy.stdout.readline())
+
+
+def version_latency_ms(cfg: Any, samples: int = 30) -> float:
+    """Median wall time of GET /version on a kept-alive connection: the API's round trip."""
+    k8s = K8sClient(cfg, pool_size=1)
+    api = client.VersionApi(k8s.api_client)
+    times = []
+    for _sample in range(samples + 1):
+        start = time.perf_counter()
+        resp = api.get_code(_preload_content=False)
+        resp.drain_conn()
+        resp.release_conn()
+        times.append(time.perf_counter() - start)
+    k8s.close()
+    return statistics.median(times[1:]) * 1000  # the first one opens the connection
+
+
+def bench_delete(
+    core: client.CoreV1Api, kubeconfig: str, n: int, parallelisms: List[int], rtts: List[float]
+) -> List[Dict[str, Any]]:
+    """Delete n offending pods with each parallelism (1 = one after another) at each API RTT.
+
+    RTT 0 talks to the API directly over loopback; RTT > 0 goes through latency_proxy.py,
+    which delays every chunk by RTT/2 each way. The CPU time the API server, etcd and the
+    controller manager spend during the deletions is recorded beside the client's.
+    """
+    results: List[Dict[str, Any]] = []
+    pids = server_pids()
+    for rtt in rtts:
+        proxy = None
+        cfg_host = None
+        if rtt > 0:
+            target = build_configuration({"kubeconfig": kubeconfig}).host.split("://", 1)[1]
+            proxy, port = start_latency_proxy(target, rtt)
+            cfg_host = f"https://127.0.0.1:{port}"
+        direct_cfg = build_configuration({"kubeconfig": kubeconfig})
+        via_cfg = build_configuration({"kubeconfig": kubeconfig})
+        if cfg_host:
+            via_cfg.host = cfg_host
+        added_ms = version_latency_ms(via_cfg) - version_latency_ms(direct_cfg)
+        print(f"[bench] rtt={rtt:g}ms: GET /version takes {added_ms:.2f} ms more than straight", file=sys.stderr)
+        try:
+            sequential_wall = None
+            for workers in [1, *parallelisms]:
+                label = "sequential" if workers == 1 else f"parallel-{workers}"
+                ns = f"bench-pc-del-{workers}-{uuid.uuid4().hex[:5]}"
+                create_namespace(core, ns)
+                try:
+                    create_pods(core, ns, n, every=1)  # every pod offends
+                    cfg = build_configuration({"kubeconfig": kubeconfig})
+                    if cfg_host:
+                        cfg.host = cfg_host
+                    k8s = K8sClient(cfg, pool_size=workers)
+                    report = scan(k8s, ScanOptions(namespaces=[ns])).report
+                    assert len(report.findings) == n
+                    time.sleep(1)  # let the watchers of the creations settle
+                    load = os.getloadavg()[0]
+                    others = {part: proc_cpu_s(pid) for part, pid in pids.items()}
+                    if proxy:
+                        others["proxy"] = proc_cpu_s(proxy.pid)
+                    cpu0, start = time.process_time(), time.perf_counter()
+                    delete_offenders(k8s, report, DeleteOptions(max_deletions=n, parallelism=workers))
+                    wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
+                    others = {
+                        part: proc_cpu_s(proxy.pid if part == "proxy" else pids[part]) - before
+                        for part, before in others.items()
+                    }
+                    k8s.close()
+                    assert sum(f.action == "deleted" for f in report.findings) == n
+                    assert not core.list_namespaced_pod(ns, limit=1).items, "pods left after deletion"
+                    if workers == 1:
+                        sequential_wall = wall
+                    row = {
+                        "rtt_ms": rtt,
+                        "measured_added_ms": added_ms,
+                        "label": label,
+                        "workers": workers,
+                        "wall": wall,
+                        "client_cpu": cpu,
+                        "other_cpu": others,
+                        "loadavg": load,
+                        "speedup": (sequential_wall / wall) if sequential_wall else None,
+                    }
+                    results.append(row)
+                    parts = " ".join(f"{k} {v:.2f}s" for k, v in others.items())
+                    print(
+                        f"[bench] delete {n} rtt={rtt:g}ms {label}: {wall:.2f}s "
+                        f"(client CPU {cpu:.2f}s, {parts}, load {load:.1f})",
+                        file=sys.stderr,
+                    )
+                finally:
+                    delete_namespace(core, ns, wait=False)
         finally:
-            delete_namespace(core, ns, wait=False)
-    for key, value in list(results.items()):
-        if key != "sequential":
-            value["speedup"] = results["sequential"]["wall"] / value["wall"]
+            if proxy:
+                proxy.terminate()
+                proxy.wait()
     return results
 
 
@@ -268,6 +370,13 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--delete", type=int, default=1000, help="offending pods to delete (0 to skip)")
     ap.add_argument("--parallelism", type=int, nargs="+", default=[10], help="parallel worker counts to compare")
+    ap.add_argument(
+        "--rtt-ms",
+        type=float,
+        nargs="+",
+        default=[0],
+        help="network round-trip times to emulate for the deletions (0: straight to the API over loopback)",
+    )
     ap.add_argument("--json", type=Path, help="write the figures to this file")
     args = ap.parse_args()
 
@@ -277,7 +386,9 @@ def main() -> None:
     for n in args.sizes:
         out["scan"].append(bench_scan(core, args.kubeconfig, n, args.repeats))
     if args.delete:
-        out["delete"] = bench_delete(core, args.kubeconfig, args.delete, [p for p in args.parallelism if p > 1])
+        out["delete"] = bench_delete(
+            core, args.kubeconfig, args.delete, [p for p in args.parallelism if p > 1], args.rtt_ms
+        )
 
     print(
         "| N pods | raw LIST best / median (s) | scan best / median (s) | scan / raw (best) "
@@ -292,15 +403,21 @@ def main() -> None:
             f"| {g['raw']:.1f} / {g['scan']:.1f} / {g['models']:.1f} |"
         )
     if out["delete"]:
-        d = out["delete"]
         print()
-        print(f"| Deleting {args.delete:,} offending pods | wall (s) | client CPU (s) | speedup | load average |")
-        print("| --- | ---: | ---: | ---: | ---: |")
-        for label, r in d.items():
-            speed = f"{r['speedup']:.1f}x" if "speedup" in r else "1.0x"
+        print(
+            f"| Deleting {args.delete:,} offending pods | API RTT added (ms): set / measured | wall (s) | speedup "
+            "| CPU client / API server / etcd / controller manager / proxy (s) | load average |"
+        )
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for r in out["delete"]:
+            o = r["other_cpu"]
+            cpus = " / ".join(
+                f"{o[k]:.2f}" if k in o else "-" for k in ("kube-apiserver", "etcd", "kube-controller-manager", "proxy")
+            )
             print(
-                f"| {label} ({r['workers']} workers) | {r['wall']:.2f} | {r['client_cpu']:.2f} | {speed} "
-                f"| {r['loadavg']:.1f} |"
+                f"| {r['label']} ({r['workers']} workers) | {r['rtt_ms']:g} / {r['measured_added_ms']:.1f} "
+                f"| {r['wall']:.2f} "
+                f"| {r['speedup']:.1f}x | {r['client_cpu']:.2f} / {cpus} | {r['loadavg']:.1f} |"
             )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
