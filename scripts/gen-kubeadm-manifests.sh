@@ -7,12 +7,14 @@
 # <tmp>/etc/kubernetes/manifests and never touches the machine's /etc/kubernetes, while the
 # paths inside the manifests stay the real ones (/etc/kubernetes/pki, ...). Needs root (chroot).
 #
-#   scripts/gen-kubeadm-manifests.sh                # kubeadm from scripts/k8s-binaries.sh
+#   scripts/gen-kubeadm-manifests.sh                # kubeadm alone from scripts/k8s-binaries.sh
+#   K8S_VERSION=1.34.12 scripts/gen-kubeadm-manifests.sh
 #   KUBEADM=/path/to/kubeadm scripts/gen-kubeadm-manifests.sh
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-KUBEADM="${KUBEADM:-$("$REPO/scripts/k8s-binaries.sh")/kubeadm}"
+# Only kubeadm is needed here: build it alone (no kube-apiserver, controller manager or etcd).
+KUBEADM="${KUBEADM:-$(K8S_CMDS_ONLY=kubeadm "$REPO/scripts/k8s-binaries.sh")/kubeadm}"
 VERSION="$("$KUBEADM" version -o short)"            # e.g. v1.35.4
 MINOR="$(cut -d. -f1,2 <<<"${VERSION#v}")"            # e.g. 1.35
 OUT="$REPO/tests/testdata/kubeadm/v$MINOR"
