@@ -24,6 +24,9 @@ from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod_file
 
 TESTDATA = Path(__file__).resolve().parents[3] / "testdata"
 KUBEADM = sorted(TESTDATA.glob("kubeadm/v*/kube-apiserver.yaml"))
+# Every static pod kubeadm writes on a control-plane node, for every minor in the corpus.
+KUBEADM_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
+KUBEADM_ALL = sorted(m for c in KUBEADM_COMPONENTS for m in TESTDATA.glob(f"kubeadm/v*/{c}.yaml"))
 STATIC = TESTDATA / "static_pods"
 
 # What the audit_logging role asks for to reproduce the user's task.
@@ -66,6 +69,23 @@ def test_corpus_holds_several_minors():
 def test_kubeadm_layout_round_trips_byte_for_byte(manifest):
     text = manifest.read_text()
     assert dump_manifest(load_manifest(text)) == text
+
+
+def test_corpus_has_every_component_for_every_minor():
+    assert len(KUBEADM_ALL) == len(KUBEADM) * len(KUBEADM_COMPONENTS)
+
+
+@pytest.mark.parametrize("manifest", KUBEADM_ALL, ids=lambda p: f"{p.parent.name}-{p.stem}")
+def test_every_kubeadm_component_round_trips_and_takes_a_flag(manifest):
+    text = manifest.read_text()
+    assert dump_manifest(load_manifest(text)) == text
+    result = patch_manifest_text(text, flags={"profiling": False})
+    assert result.changed and result.container == manifest.stem
+    assert _container(result.after, manifest.stem)["command"][-1] == "--profiling=false"
+    removed = [line for line in difflib.ndiff(text.splitlines(), result.after.splitlines()) if line.startswith("- ")]
+    assert removed == []
+    again = patch_manifest_text(result.after, flags={"profiling": False})
+    assert not again.changed and again.after == result.after
 
 
 @pytest.mark.parametrize("manifest", KUBEADM, ids=lambda p: p.parent.name)
