@@ -18,7 +18,7 @@ import difflib
 import json
 import posixpath
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
 try:
     import yaml
@@ -186,6 +186,18 @@ def _require_list(value: Any, where: str, item_type: type = dict) -> List[Any]:
     return value
 
 
+def _claim_unique_name(item: Mapping[str, Any], where: str, kind: str, seen: Set[str]) -> None:
+    """Check ``item`` has a name not yet in ``seen`` (a volume or container list), then add it."""
+    name = item.get("name")
+    if not isinstance(name, str) or not name:
+        raise InvalidManifestError(f"{where}.name is missing", f"{where}.name")
+    if name in seen:
+        raise InvalidManifestError(
+            f"spec.{kind}s has two {kind}s named {name!r} ({where} is the second); rename or remove one", where
+        )
+    seen.add(name)
+
+
 def validate_pod(pod: Any, warnings: Optional[List[str]] = None) -> Dict[str, Any]:
     """Check that ``pod`` is a Pod manifest this module can edit safely; return it."""
     warnings = warnings if warnings is not None else []
@@ -208,30 +220,20 @@ def validate_pod(pod: Any, warnings: Optional[List[str]] = None) -> Dict[str, An
     containers = _require_list(spec.get("containers"), "spec.containers")
     if not containers:
         raise InvalidManifestError("spec.containers is empty: a Pod needs at least one container", "spec.containers")
-    volume_names = set()
+    volume_names: Set[str] = set()
     for i, vol in enumerate(_require_list(spec.get("volumes"), "spec.volumes")):
         where = f"spec.volumes[{i}]"
         _check_keys(vol, VOLUME_KEYS, where, warnings)
-        name = vol.get("name")
-        if not isinstance(name, str) or not name:
-            raise InvalidManifestError(f"{where}.name is missing", f"{where}.name")
-        if name in volume_names:
-            raise InvalidManifestError(f"spec.volumes has two volumes named {name!r}; remove one", where)
-        volume_names.add(name)
+        _claim_unique_name(vol, where, "volume", volume_names)
         if isinstance(vol.get("hostPath"), dict):
             _check_keys(vol["hostPath"], HOST_PATH_KEYS, f"{where}.hostPath", warnings)
             if not isinstance(vol["hostPath"].get("path"), str):
                 raise InvalidManifestError(f"{where}.hostPath.path is missing", f"{where}.hostPath.path")
-    seen_containers = set()
+    container_names: Set[str] = set()
     for i, ctr in enumerate(containers):
         where = f"spec.containers[{i}]"
         _check_keys(ctr, CONTAINER_KEYS, where, warnings)
-        name = ctr.get("name")
-        if not isinstance(name, str) or not name:
-            raise InvalidManifestError(f"{where}.name is missing", f"{where}.name")
-        if name in seen_containers:
-            raise InvalidManifestError(f"spec.containers has two containers named {name!r}", where)
-        seen_containers.add(name)
+        _claim_unique_name(ctr, where, "container", container_names)
         for key in ("command", "args"):
             _require_list(ctr.get(key), f"{where}.{key}", str)
         for j, mount in enumerate(_require_list(ctr.get("volumeMounts"), f"{where}.volumeMounts")):

@@ -51,21 +51,7 @@ def _task_args(target: Path, backup_dir: Path) -> dict:
             "audit-log-maxbackup": 2,
             "audit-log-maxsize": 100,
         },
-        "volumes": [
-            {
-                "name": "audit-policy",
-                "host_path": "/etc/kubernetes/audit",
-                "mount_path": "/etc/kubernetes/audit",
-                "type": "DirectoryOrCreate",
-                "read_only": True,
-            },
-            {
-                "name": "audit-log",
-                "host_path": "/var/log/kubernetes",
-                "mount_path": "/var/log/kubernetes",
-                "type": "DirectoryOrCreate",
-            },
-        ],
+        "volumes": yaml.safe_load((TESTDATA / "audit" / "cks_task_volumes.yaml").read_text()),
         "backup": True,
         "backup_dir": str(backup_dir),
     }

@@ -14,21 +14,7 @@ from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod impo
 
 TESTDATA = Path(__file__).resolve().parents[3] / "testdata"
 FLAGS = {"audit-log-path": "/var/log/kubernetes/audit-logs.txt", "audit-log-maxage": 10, "audit-log-maxbackup": 2}
-VOLUMES = [
-    {
-        "name": "audit-policy",
-        "host_path": "/etc/kubernetes/audit",
-        "mount_path": "/etc/kubernetes/audit",
-        "type": "DirectoryOrCreate",
-        "read_only": True,
-    },
-    {
-        "name": "audit-log",
-        "host_path": "/var/log/kubernetes",
-        "mount_path": "/var/log/kubernetes",
-        "type": "DirectoryOrCreate",
-    },
-]
+VOLUMES = yaml.safe_load((TESTDATA / "audit" / "cks_task_volumes.yaml").read_text())
 
 
 def _cluster_configuration() -> str:

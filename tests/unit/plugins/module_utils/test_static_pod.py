@@ -37,22 +37,7 @@ TASK_FLAGS = {
     "audit-log-maxbackup": 2,
     "audit-log-maxsize": 100,
 }
-TASK_VOLUMES = [
-    {
-        "name": "audit-policy",
-        "host_path": "/etc/kubernetes/audit",
-        "mount_path": "/etc/kubernetes/audit",
-        "type": "DirectoryOrCreate",
-        "read_only": True,
-    },
-    {
-        "name": "audit-log",
-        "host_path": "/var/log/kubernetes",
-        "mount_path": "/var/log/kubernetes",
-        "type": "DirectoryOrCreate",
-        "read_only": False,
-    },
-]
+TASK_VOLUMES = yaml.safe_load((TESTDATA / "audit" / "cks_task_volumes.yaml").read_text())
 
 
 def _container(text: str, name: str = "kube-apiserver") -> dict:
@@ -278,6 +263,20 @@ REFUSALS = [
         InvalidManifestError,
         ["k8s-cert", "not in spec.volumes"],
         id="mount-of-missing-volume",
+    ),
+    pytest.param(
+        V131.replace("    name: usr-local-share-ca-certificates\n", "    name: k8s-certs\n"),
+        {},
+        InvalidManifestError,
+        ["spec.volumes has two volumes named 'k8s-certs'", "spec.volumes[3] is the second", "rename or remove one"],
+        id="duplicate-volume-name",
+    ),
+    pytest.param(
+        V131.replace("  containers:\n", "  containers:\n  - name: kube-apiserver\n    image: pause\n", 1),
+        {},
+        InvalidManifestError,
+        ["spec.containers has two containers named 'kube-apiserver'", "spec.containers[1]"],
+        id="duplicate-container-name",
     ),
     pytest.param(
         V131,
