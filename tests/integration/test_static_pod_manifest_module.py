@@ -51,7 +51,7 @@ def _task_args(target: Path, backup_dir: Path) -> dict:
             "audit-log-maxbackup": 2,
             "audit-log-maxsize": 100,
         },
-        "volumes": yaml.safe_load((TESTDATA / "audit" / "cks_task_volumes.yaml").read_text()),
+        "volumes": yaml.safe_load((TESTDATA / "static_pods" / "cks_task_volumes.yaml").read_text()),
         "backup": True,
         "backup_dir": str(backup_dir),
     }

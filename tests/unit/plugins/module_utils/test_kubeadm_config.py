@@ -14,7 +14,7 @@ from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod impo
 
 TESTDATA = Path(__file__).resolve().parents[3] / "testdata"
 FLAGS = {"audit-log-path": "/var/log/kubernetes/audit-logs.txt", "audit-log-maxage": 10, "audit-log-maxbackup": 2}
-VOLUMES = yaml.safe_load((TESTDATA / "audit" / "cks_task_volumes.yaml").read_text())
+VOLUMES = yaml.safe_load((TESTDATA / "static_pods" / "cks_task_volumes.yaml").read_text())
 
 
 def _cluster_configuration() -> str:

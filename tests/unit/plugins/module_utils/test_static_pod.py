@@ -37,7 +37,7 @@ TASK_FLAGS = {
     "audit-log-maxbackup": 2,
     "audit-log-maxsize": 100,
 }
-TASK_VOLUMES = yaml.safe_load((TESTDATA / "audit" / "cks_task_volumes.yaml").read_text())
+TASK_VOLUMES = yaml.safe_load((TESTDATA / "static_pods" / "cks_task_volumes.yaml").read_text())
 
 
 def _container(text: str, name: str = "kube-apiserver") -> dict:
