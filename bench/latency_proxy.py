@@ -85,7 +85,7 @@ async def serve(listen: Tuple[str, int], target: Tuple[str, int], one_way: float
 
 
 def hostport(text: str) -> Tuple[str, int]:
-    host, _, port = text.rpartition(":")
+    host, _sep, port = text.rpartition(":")
     return host, int(port)
 
 
