@@ -129,8 +129,10 @@ def build_configuration(params: Mapping[str, Any]) -> Any:
         cfg.host = host
     if api_key:
         # Replaces a kubeconfig's token; its refresh hook would otherwise put that token back.
+        # "authorization" is the key every kubernetes client reads, as kubernetes.core uses it;
+        # older clients (35.0.0, the newest for Python 3.8, among them) ignore "BearerToken".
         cfg.refresh_api_key_hook = None
-        cfg.api_key = {"BearerToken": f"Bearer {api_key}"}
+        cfg.api_key = {"authorization": f"Bearer {api_key}"}
         cfg.api_key_prefix = {}
     if params.get("ca_cert"):
         cfg.ssl_ca_cert = params["ca_cert"]

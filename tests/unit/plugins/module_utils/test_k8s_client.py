@@ -132,6 +132,16 @@ def test_explicit_api_key_replaces_the_kubeconfig_token(kubeconfig):
     assert cfg.auth_settings()["BearerToken"]["value"] == "Bearer mine"
 
 
+@pytest.mark.parametrize("source", ["host", "kubeconfig"])
+def test_api_key_under_the_key_every_client_reads(kubeconfig, source):
+    # Older kubernetes clients (35.0.0, the newest for Python 3.8, among them) look the token up as
+    # "authorization" only; a "BearerToken" entry would be ignored and requests go out unauthenticated.
+    where = {"host": "https://api.example:6443"} if source == "host" else {"kubeconfig": kubeconfig}
+    cfg = build_configuration({**where, "api_key": "tok"})
+    assert cfg.api_key == {"authorization": "Bearer tok"}
+    assert cfg.get_api_key_with_prefix("authorization") == "Bearer tok"
+
+
 def test_host_overrides_kubeconfig_server(kubeconfig):
     cfg = build_configuration(
         {"kubeconfig": kubeconfig, "host": "https://other:6443", "client_cert": "/c", "client_key": "/k"}
