@@ -1,13 +1,19 @@
 # Copyright (c) nodesec.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters for the Falco role: ``falco_rule_set``."""
+"""Filters for the Falco role: ``falco_rule_set``, ``falco_rule_set_contents``,
+``falco_managed_rules_state``, ``falco_rules_prune_plan``."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco_managed_rules import (
+    ManagedRulesStateError,
+    parse_state,
+    prune_plan,
+)
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco_rules import ordered_rule_set
 
 
@@ -41,6 +47,36 @@ def falco_rule_set_contents(rule_set: Sequence[Dict[str, Any]], texts: Dict[str,
     return result
 
 
+def falco_managed_rules_state(text: Optional[str], source: str = "the state file") -> List[str]:
+    """The live paths recorded in the role's state file (its text; empty when there is none)."""
+    try:
+        return parse_state(text, source)
+    except ManagedRulesStateError as exc:
+        raise AnsibleFilterError(
+            f"falco_managed_rules_state: {exc}. It lists the rules files the falco role wrote; "
+            "remove it to start afresh (files written before are then left in place)."
+        ) from exc
+
+
+def falco_rules_prune_plan(
+    recorded: Sequence[str],
+    wanted: Sequence[str],
+    rules_dir: str,
+    present: Sequence[str],
+    prune: bool = True,
+) -> Dict[str, Any]:
+    """The recorded rules files to remove, those kept, and the state texts to write."""
+    for name, value in (("recorded", recorded), ("wanted", wanted), ("present", present)):
+        if isinstance(value, (str, bytes)) or not all(isinstance(p, str) for p in value):
+            raise AnsibleFilterError(f"falco_rules_prune_plan: {name} must be a list of paths, got {value!r}")
+    return prune_plan(list(recorded), list(wanted), rules_dir, list(present), bool(prune))
+
+
 class FilterModule:
     def filters(self) -> Dict[str, Any]:
-        return {"falco_rule_set": falco_rule_set, "falco_rule_set_contents": falco_rule_set_contents}
+        return {
+            "falco_rule_set": falco_rule_set,
+            "falco_rule_set_contents": falco_rule_set_contents,
+            "falco_managed_rules_state": falco_managed_rules_state,
+            "falco_rules_prune_plan": falco_rules_prune_plan,
+        }
