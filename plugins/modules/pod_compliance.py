@@ -45,7 +45,11 @@ options:
     default: false
   parallelism:
     description:
-      - How many deletions run at the same time.
+      - How many deletions run at the same time, each on its own connection to the API server.
+      - Deleting 1,000 pods with 10 is 2.2x faster than one after another when the API is on the same
+        small machine (the API server's CPU is the limit) and 6.9x faster when it is 22 ms away; raising it
+        to 32 helps a distant API most (11.7x at 22 ms). Figures and method in the collection's
+        C(bench/README.md).
     type: int
     default: 10
 """
