@@ -64,12 +64,13 @@ def falco_rules_prune_plan(
     rules_dir: str,
     present: Sequence[str],
     prune: bool = True,
+    reset: Sequence[str] = (),
 ) -> Dict[str, Any]:
-    """The recorded rules files to remove, those kept, and the state texts to write."""
-    for name, value in (("recorded", recorded), ("wanted", wanted), ("present", present)):
+    """The recorded rules files to remove, to empty, those kept, and the state texts to write."""
+    for name, value in (("recorded", recorded), ("wanted", wanted), ("present", present), ("reset", reset)):
         if isinstance(value, (str, bytes)) or not all(isinstance(p, str) for p in value):
             raise AnsibleFilterError(f"falco_rules_prune_plan: {name} must be a list of paths, got {value!r}")
-    return prune_plan(list(recorded), list(wanted), rules_dir, list(present), bool(prune))
+    return prune_plan(list(recorded), list(wanted), rules_dir, list(present), bool(prune), list(reset))
 
 
 class FilterModule:

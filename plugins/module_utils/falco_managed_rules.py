@@ -14,6 +14,10 @@ atomically) that lists the live paths of the rules files it wrote. On each run:
   state texts the role writes: ``state_before`` (recorded plus wanted, written before any rules
   file changes, so that a file is recorded before it exists) and ``state_after`` (written once
   the files are installed and removed).
+
+The local rules file (``falco_rules``) is recorded as well, but never removed: Falco's package
+ships it and users edit it. When the role wrote it and it is no longer wanted, the plan lists it
+under ``reset`` (the role rewrites it as an empty rules file, and it stays recorded).
 """
 
 from __future__ import annotations
@@ -71,35 +75,44 @@ def prune_plan(
     rules_dir: str,
     present: Iterable[str],
     prune: bool = True,
+    reset: Iterable[str] = (),
 ) -> Dict[str, Any]:
     """What to remove and what to record.
 
     ``recorded``: the paths of the state file; ``wanted``: the live paths the role writes this
     run; ``rules_dir``: the rules directory; ``present``: which of the recorded, no longer wanted
     paths are still on the node (files or links, not directories); ``prune``: remove them or
-    only keep them recorded.
+    only keep them recorded; ``reset``: paths that are emptied instead of removed (the local
+    rules file), wherever they are.
 
-    Returns ``{"remove": [...], "kept": [...], "state_before": str, "state_after": str}``:
+    Returns ``{"remove": [...], "reset": [...], "kept": [...], "state_before": str,
+    "state_after": str}``: ``reset`` are the recorded, unwanted, present ``reset`` paths the
+    role rewrites as empty rules files (pruning on; they stay recorded, the role wrote them);
     ``kept`` are the recorded, unwanted files left in place (pruning off, or outside the rules
-    directory) - they stay recorded so that a later run with pruning on removes them.
+    directory) - they stay recorded so that a later run with pruning on removes or resets them.
     """
     recorded_set = {_normalise(p) for p in recorded}
     wanted_set = {_normalise(p) for p in wanted}
     present_set = {_normalise(p) for p in present}
+    reset_set = {_normalise(p) for p in reset}
     directory = _normalise(rules_dir)
 
     remove: List[str] = []
+    emptied: List[str] = []
     kept: List[str] = []
     for path in sorted(recorded_set - wanted_set):
         if path not in present_set:
             continue  # already gone: forget it
-        if prune and posixpath.dirname(path) == directory:
+        if prune and path in reset_set:
+            emptied.append(path)
+        elif prune and posixpath.dirname(path) == directory:
             remove.append(path)
         else:
             kept.append(path)
     return {
         "remove": remove,
+        "reset": emptied,
         "kept": kept,
         "state_before": render_state(recorded_set | wanted_set),
-        "state_after": render_state(wanted_set | set(kept)),
+        "state_after": render_state(wanted_set | set(kept) | set(emptied)),
     }

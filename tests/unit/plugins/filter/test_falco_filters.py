@@ -22,6 +22,14 @@ def test_state_filter_reads_what_the_plan_writes():
     assert FILTERS["falco_managed_rules_state"]("", STATE_FILE) == []
 
 
+def test_prune_plan_filter_resets_the_local_rules_file():
+    local = "/etc/falco/falco_rules.local.yaml"
+    plan = FILTERS["falco_rules_prune_plan"]([local], [], "/etc/falco/rules.d", [local], True, [local])
+    assert plan["reset"] == [local] and plan["remove"] == []
+    # without reset (the filter's default), the local file is only kept
+    assert FILTERS["falco_rules_prune_plan"]([local], [], "/etc/falco/rules.d", [local], True)["kept"] == [local]
+
+
 def test_a_broken_state_file_names_the_file_and_the_way_out():
     expected = r"\.nodesec-managed-rules\.json is not JSON.*remove it to start afresh"
     with pytest.raises(AnsibleFilterError, match=expected):
@@ -34,6 +42,7 @@ def test_a_broken_state_file_names_the_file_and_the_way_out():
         (("/etc/falco/rules.d/a.yaml", [], "/etc/falco/rules.d", []), "recorded must be a list of paths"),
         (([], [None], "/etc/falco/rules.d", []), "wanted must be a list of paths"),
         (([], [], "/etc/falco/rules.d", "/etc/falco/rules.d/a.yaml"), "present must be a list of paths"),
+        (([], [], "/etc/falco/rules.d", [], True, "/etc/falco/falco_rules.local.yaml"), "reset must be a list"),
     ],
 )
 def test_prune_plan_rejects_what_is_not_a_list_of_paths(args, message):

@@ -2,8 +2,9 @@
 
 The role records the rules.d files it writes in a state file; on each run the recorded files no
 longer in falco_rules_files are removed. What must hold: only recorded files directly inside the
-rules directory are ever removed, a file is recorded before it is written, and a second run
-plans nothing (idempotence).
+rules directory are ever removed, the local rules file the role wrote is emptied (never removed)
+once falco_rules is empty, a file is recorded before it is written, and a second run plans
+nothing (idempotence).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ RETIRED = f"{RULES_D}/70-nodesec-retired.yaml"
 HANDMADE = f"{RULES_D}/80-site-handmade.yaml"
 # what falcoctl or a package drops next to ours
 PACKAGE = f"{RULES_D}/falco-incubating_rules.yaml"
+# the local rules file (falco_rules): emptied, never removed
+LOCAL = "/etc/falco/falco_rules.local.yaml"
 
 
 def state(*paths: str) -> str:
@@ -121,6 +124,48 @@ def test_pruning_off_keeps_the_files_and_their_record():
     assert fmr.prune_plan(fmr.parse_state(plan["state_after"]), [ETC_WRITES], RULES_D, [RETIRED])["remove"] == [RETIRED]
 
 
+def test_the_local_rules_file_the_role_wrote_is_emptied_when_falco_rules_becomes_empty():
+    plan = fmr.prune_plan([LOCAL, ETC_WRITES], [ETC_WRITES], RULES_D, [LOCAL], reset=[LOCAL])
+    assert plan["reset"] == [LOCAL]
+    assert plan["remove"] == [] and plan["kept"] == []
+    # the role wrote the empty file: still recorded, so a later run keeps it empty and no-op
+    assert plan["state_before"] == plan["state_after"] == state(LOCAL, ETC_WRITES)
+    again = fmr.prune_plan(fmr.parse_state(plan["state_after"]), [ETC_WRITES], RULES_D, [LOCAL], reset=[LOCAL])
+    assert again == plan
+
+
+def test_the_local_rules_file_is_never_removed_even_in_the_rules_directory():
+    local_in_dir = f"{RULES_D}/falco_rules.local.yaml"
+    plan = fmr.prune_plan([local_in_dir], [], RULES_D, [local_in_dir], reset=[local_in_dir])
+    assert plan["remove"] == [] and plan["reset"] == [local_in_dir]
+
+
+def test_a_local_rules_file_the_role_did_not_write_is_left_alone():
+    # never recorded (a hand-written file, or falco_rules always empty): not reset
+    plan = fmr.prune_plan([ETC_WRITES], [ETC_WRITES], RULES_D, [LOCAL], reset=[LOCAL])
+    assert plan["reset"] == [] and plan["remove"] == [] and plan["kept"] == []
+    assert LOCAL not in plan["state_after"]
+
+
+def test_a_recorded_local_rules_file_deleted_by_hand_is_forgotten_not_recreated():
+    plan = fmr.prune_plan([LOCAL], [], RULES_D, [], reset=[LOCAL])
+    assert plan["reset"] == [] and plan["kept"] == []
+    assert plan["state_after"] == state()
+
+
+def test_pruning_off_leaves_the_local_rules_file_and_keeps_it_recorded():
+    plan = fmr.prune_plan([LOCAL], [], RULES_D, [LOCAL], prune=False, reset=[LOCAL])
+    assert plan["reset"] == [] and plan["remove"] == []
+    assert plan["kept"] == [LOCAL]
+    assert plan["state_after"] == state(LOCAL)
+
+
+def test_the_local_rules_file_is_recorded_while_falco_rules_has_rules():
+    plan = fmr.prune_plan([], [LOCAL, ETC_WRITES], RULES_D, [], reset=[LOCAL])
+    assert plan["reset"] == []
+    assert plan["state_before"] == plan["state_after"] == state(LOCAL, ETC_WRITES)
+
+
 @pytest.mark.parametrize(
     "recorded",
     [
@@ -160,11 +205,18 @@ paths = st.builds(lambda d, n: f"{d}/{n}", st.sampled_from(DIRS), st.sampled_fro
     wanted=st.sets(st.builds(lambda n: f"{RULES_D}/{n}", st.sampled_from(NAMES))),
     on_node=st.sets(paths),
     prune=st.booleans(),
+    reset=st.sets(paths, max_size=2),
 )
-def test_plan_properties(recorded, wanted, on_node, prune):
+def test_plan_properties(recorded, wanted, on_node, prune, reset):
     present = sorted((recorded - wanted) & on_node)
-    plan = fmr.prune_plan(sorted(recorded), sorted(wanted), RULES_D, present, prune)
+    plan = fmr.prune_plan(sorted(recorded), sorted(wanted), RULES_D, present, prune, sorted(reset))
     removed = set(plan["remove"])
+    emptied = set(plan["reset"])
+    # reset paths are emptied, never removed: recorded, unwanted, present, pruning on
+    assert not (removed & reset)
+    assert emptied <= (recorded - wanted) & on_node & reset
+    assert prune or not emptied
+    assert emptied == (((recorded - wanted) & on_node & reset) if prune else set())
     # only recorded, unwanted, present files directly in the rules directory; none when pruning is off
     assert removed <= recorded - wanted
     assert removed <= on_node
@@ -175,11 +227,14 @@ def test_plan_properties(recorded, wanted, on_node, prune):
     assert before == recorded | wanted
     after = set(fmr.parse_state(plan["state_after"]))
     assert wanted <= after
+    assert emptied <= after
     assert not (after & removed)
 
     # the next run, on the node as this run left it, plans nothing and rewrites nothing
+    # (an emptied file is emptied again: same content, no change)
     node_after = (on_node - removed) | wanted
     again_present = sorted((after - wanted) & node_after)
-    again = fmr.prune_plan(sorted(after), sorted(wanted), RULES_D, again_present, prune)
+    again = fmr.prune_plan(sorted(after), sorted(wanted), RULES_D, again_present, prune, sorted(reset))
     assert again["remove"] == []
+    assert again["reset"] == plan["reset"]
     assert again["state_before"] == again["state_after"] == plan["state_after"]
