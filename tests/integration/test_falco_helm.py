@@ -5,7 +5,9 @@ falcosecurity/falco chart archive cannot be had here, so the release uses the st
 tests/integration/files/falco-test-chart (same values interface: driver.kind, customRules,
 falcoctl.artifact.install/follow, falco; see its README.md). The test installs the release,
 checks the rendered objects carry our rules and driver settings, upgrades it with another rule
-and driver, and checks that an unchanged run changes nothing.
+and driver, and checks that an unchanged run changes nothing. Files of falco_rules_files become
+customRules entries of their own, checked in Falco's load order, and leave the release when they
+leave the variable.
 """
 
 from __future__ import annotations
@@ -50,6 +52,16 @@ RULE = {
     "output": "shell in a container (user=%user.name container_id=%container.id shell=%proc.name)",
     "priority": "WARNING",
 }
+FILE_RULE = {
+    "rule": "nodesec_helm_rules_file_rule",
+    "desc": "from falco_rules_files; uses a macro of falco_rules",
+    "condition": "spawned_nginx_shell",
+    "output": "shell from nginx (cmdline=%proc.cmdline)",
+    "priority": "NOTICE",
+}
+MACRO = {"macro": "spawned_nginx_shell", "condition": "evt.type = execve and proc.pname = nginx"}
+# Appends to a rule of falco_rules: valid only in a file Falco loads after nodesec_rules.yaml.
+APPEND = {"rule": "shell_in_container", "condition": "and proc.name = bash", "override": {"condition": "append"}}
 EXTRA_RULE = {
     "rule": "nodesec_helm_upgrade_rule",
     "desc": "added by the upgrade",
@@ -127,10 +139,29 @@ def test_helm_install_upgrade_and_idempotence(tmp_path, k8s_kubeconfig, k8s_clie
         again = run_role(tmp_path, k8s_kubeconfig, namespace)
         assert again["rc"] == 0 and again["changed"] == 0, again["output"]
 
-        upgraded = run_role(tmp_path, k8s_kubeconfig, namespace, falco_rules=[RULE, EXTRA_RULE], falco_driver="kmod")
+        # zz-... sorts after nodesec_rules.yaml, so it may append to a rule of falco_rules
+        files = [{"name": "zz-nodesec-files.yaml", "rules": [FILE_RULE, APPEND]}]
+        upgraded = run_role(
+            tmp_path,
+            k8s_kubeconfig,
+            namespace,
+            falco_rules=[RULE, EXTRA_RULE, MACRO],
+            falco_rules_files=files,
+            falco_driver="kmod",
+        )
         assert upgraded["rc"] == 0 and upgraded["changed"] >= 1, upgraded["output"]
-        rules = yaml.safe_load(core.read_namespaced_config_map("falco-rules", namespace).data["nodesec_rules.yaml"])
-        assert [r["rule"] for r in rules] == ["shell_in_container", "nodesec_helm_upgrade_rule"]
+        data = core.read_namespaced_config_map("falco-rules", namespace).data
+        assert sorted(data) == ["nodesec_rules.yaml", "zz-nodesec-files.yaml"]
+        rules = yaml.safe_load(data["nodesec_rules.yaml"])
+        assert [r.get("rule", r.get("macro")) for r in rules] == [
+            "shell_in_container",
+            "nodesec_helm_upgrade_rule",
+            "spawned_nginx_shell",
+        ]
+        assert [r["rule"] for r in yaml.safe_load(data["zz-nodesec-files.yaml"])] == [
+            "nodesec_helm_rules_file_rule",
+            "shell_in_container",
+        ]
         ds = apps.read_namespaced_daemon_set("falco", namespace)
         assert "engine.kind=kmod" in ds.spec.template.spec.containers[0].args
         history = subprocess.run(
@@ -151,6 +182,20 @@ def test_helm_install_upgrade_and_idempotence(tmp_path, k8s_kubeconfig, k8s_clie
             check=True,
         )
         assert len(yaml.safe_load(history.stdout)) == 2  # the invalid rule never reached the cluster
+
+        # The same file loaded before nodesec_rules.yaml appends to a rule not yet defined: the
+        # controller-side check, which follows Falco's load order, refuses it.
+        early = [{"name": "00-nodesec-files.yaml", "rules": [FILE_RULE, APPEND]}]
+        refused = run_role(
+            tmp_path, k8s_kubeconfig, namespace, falco_rules=[RULE, EXTRA_RULE, MACRO], falco_rules_files=early
+        )
+        assert refused["rc"] != 0 and "00-nodesec-files.yaml" in refused["output"], refused["output"]
+        assert "shell_in_container" in refused["output"], refused["output"]
+
+        # The file leaves the variable: it leaves the release too.
+        dropped = run_role(tmp_path, k8s_kubeconfig, namespace, falco_rules=[RULE, EXTRA_RULE, MACRO])
+        assert dropped["rc"] == 0 and dropped["changed"] >= 1, dropped["output"]
+        assert sorted(core.read_namespaced_config_map("falco-rules", namespace).data) == ["nodesec_rules.yaml"]
     finally:
         subprocess.run(
             [str(HELM), "uninstall", "falco", "-n", namespace, "--kubeconfig", k8s_kubeconfig],
