@@ -8,8 +8,8 @@ enough to list, classify and delete them (an unscheduled pod is deleted at once)
 from __future__ import annotations
 
 import base64
+import functools
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -41,15 +41,8 @@ EXEMPT = "pod-compliance.nodesec.io/exempt"
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def run_module(
-    module: str,
-    args: Dict[str, Any],
-    check: bool = False,
-    diff: bool = False,
-    env: Optional[Dict[str, str]] = None,
-) -> Dict[str, Any]:
-    """Run nodesec.kubernetes.<module> ad-hoc, without the caller's K8S_AUTH_*/KUBECONFIG."""
-    return ansible_adhoc.run_module(module, args, check=check, diff=diff, env=env, scrub_k8s_env=True)
+# nodesec.kubernetes.<module> ad-hoc, without the caller's K8S_AUTH_*/KUBECONFIG
+run_module = functools.partial(ansible_adhoc.run_module, scrub_k8s_env=True)
 
 
 def pod(name: str, run: str, containers: Optional[List[dict]] = None, **spec: Any) -> Dict[str, Any]:
@@ -233,7 +226,7 @@ def test_max_deletions_refusal_deletes_nothing(
         core.create_namespaced_pod(ns, privileged(f"priv-{i}", run_id))
     for check in (True, False):
         res = run_module(
-            "pod_compliance", {"kubeconfig": k8s_kubeconfig, "namespaces": [ns], "max_deletions": 2}, check
+            "pod_compliance", {"kubeconfig": k8s_kubeconfig, "namespaces": [ns], "max_deletions": 2}, check=check
         )
         assert res["failed"] is True
         assert res["msg"].startswith("Refusing to delete 3 pods: more than max_deletions=2. Nothing was deleted.")
@@ -483,11 +476,7 @@ def test_env_fallbacks_and_module_defaults_group(
         check=False,
         text=True,
         cwd=REPO,
-        env={
-            **{k: v for k, v in os.environ.items() if not k.startswith("K8S_AUTH_") and k != "KUBECONFIG"},
-            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".build" / "collections"),
-        },
+        env=ansible_adhoc.ansible_env(scrub_k8s_env=True),
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
