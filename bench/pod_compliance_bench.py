@@ -289,45 +289,41 @@ def bench_delete(
     """
     results: List[Dict[str, Any]] = []
     pids = server_pids()
+    direct_host = build_configuration({"kubeconfig": kubeconfig}).host
+
+    def configuration(host: str) -> Any:
+        cfg = build_configuration({"kubeconfig": kubeconfig})
+        cfg.host = host
+        return cfg
+
     for rtt in rtts:
         proxy = None
-        cfg_host = None
+        host = direct_host
+        watched = dict(pids)  # processes whose CPU time is recorded
         if rtt > 0:
-            target = build_configuration({"kubeconfig": kubeconfig}).host.split("://", 1)[1]
-            proxy, port = start_latency_proxy(target, rtt)
-            cfg_host = f"https://127.0.0.1:{port}"
-        direct_cfg = build_configuration({"kubeconfig": kubeconfig})
-        via_cfg = build_configuration({"kubeconfig": kubeconfig})
-        if cfg_host:
-            via_cfg.host = cfg_host
-        added_ms = version_latency_ms(via_cfg) - version_latency_ms(direct_cfg)
-        print(f"[bench] rtt={rtt:g}ms: GET /version takes {added_ms:.2f} ms more than straight", file=sys.stderr)
+            proxy, port = start_latency_proxy(direct_host.split("://", 1)[1], rtt)
+            host = f"https://127.0.0.1:{port}"
+            watched["proxy"] = proxy.pid
         try:
-            sequential_wall = None
+            added_ms = version_latency_ms(configuration(host)) - version_latency_ms(configuration(direct_host))
+            print(f"[bench] rtt={rtt:g}ms: GET /version takes {added_ms:.2f} ms more than straight", file=sys.stderr)
+            sequential_wall = 0.0  # set by the first run, workers == 1
             for workers in [1, *parallelisms]:
                 label = "sequential" if workers == 1 else f"parallel-{workers}"
                 ns = f"bench-pc-del-{workers}-{uuid.uuid4().hex[:5]}"
                 create_namespace(core, ns)
                 try:
                     create_pods(core, ns, n, every=1)  # every pod offends
-                    cfg = build_configuration({"kubeconfig": kubeconfig})
-                    if cfg_host:
-                        cfg.host = cfg_host
-                    k8s = K8sClient(cfg, pool_size=workers)
+                    k8s = K8sClient(configuration(host), pool_size=workers)
                     report = scan(k8s, ScanOptions(namespaces=[ns])).report
                     assert len(report.findings) == n
                     time.sleep(1)  # let the watchers of the creations settle
                     load = os.getloadavg()[0]
-                    others = {part: proc_cpu_s(pid) for part, pid in pids.items()}
-                    if proxy:
-                        others["proxy"] = proc_cpu_s(proxy.pid)
+                    before = {part: proc_cpu_s(pid) for part, pid in watched.items()}
                     cpu0, start = time.process_time(), time.perf_counter()
                     delete_offenders(k8s, report, DeleteOptions(max_deletions=n, parallelism=workers))
                     wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
-                    others = {
-                        part: proc_cpu_s(proxy.pid if part == "proxy" else pids[part]) - before
-                        for part, before in others.items()
-                    }
+                    others = {part: proc_cpu_s(pid) - before[part] for part, pid in watched.items()}
                     k8s.close()
                     assert sum(f.action == "deleted" for f in report.findings) == n
                     assert not core.list_namespaced_pod(ns, limit=1).items, "pods left after deletion"
@@ -342,7 +338,7 @@ def bench_delete(
                         "client_cpu": cpu,
                         "other_cpu": others,
                         "loadavg": load,
-                        "speedup": (sequential_wall / wall) if sequential_wall else None,
+                        "speedup": sequential_wall / wall,
                     }
                     results.append(row)
                     parts = " ".join(f"{k} {v:.2f}s" for k, v in others.items())
