@@ -20,10 +20,10 @@ help:
 	@echo "make test   ruff, ansible-lint, ansible-test sanity, unit, integration, molecule"
 	@echo "other: venv docker images k8s-binaries k8s-up k8s-down lab-up lab-down build clean"
 
-$(VENV)/.stamp: requirements.txt
+$(VENV)/.stamp: test-requirements.txt requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -r requirements.txt
+	$(VENV)/bin/pip install -q -r test-requirements.txt
 	mkdir -p .build/collections/ansible_collections/nodesec
 	ln -sfn $(CURDIR) .build/collections/ansible_collections/nodesec/kubernetes
 	touch $@

@@ -31,7 +31,7 @@ trap 'rm -rf "$run_dir"' EXIT
 dest="$run_dir/ansible_collections/nodesec/kubernetes"
 # ansible-test installs each test's pinned tools (pylint, voluptuous, ...) into the Python that
 # runs it, so it gets a virtualenv of its own instead of the project's .venv.
-core_pin="$(grep -E '^ansible-core==' "$repo/requirements.txt")"
+core_pin="$(grep -E '^ansible-core==' "$repo/test-requirements.txt")"
 if ! "$repo/.build/sanity-venv/bin/pip" freeze 2>/dev/null | grep -qx "$core_pin"; then
   python3 -m venv "$repo/.build/sanity-venv"
   "$repo/.build/sanity-venv/bin/pip" install -q "$core_pin"
