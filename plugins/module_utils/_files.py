@@ -1,0 +1,78 @@
+# Copyright (c) nodesec.kubernetes contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+"""The one atomic file writer of the collection.
+
+The new content goes to a dotfile in the target's own folder (same filesystem, so the rename is
+atomic; a dotfile, so watchers such as the kubelet, which ignore names starting with a dot, never
+see it), is synced, given the owner and mode of the file it replaces, and renamed over it. The
+folder is synced afterwards so the rename survives a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from typing import Optional, Union
+
+from ansible_collections.nodesec.kubernetes.plugins.module_utils._errors import FileIOError
+
+
+def _fsync_dir(directory: str) -> None:
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def write_atomic(
+    path: str,
+    content: Union[str, bytes],
+    mode: Optional[int] = None,
+    field: str = "path",
+) -> None:
+    """Replace ``path`` with ``content`` atomically.
+
+    An existing file keeps its owner (when running as root) and its mode; a new file gets ``mode``
+    (default ``0o600``). ``mode`` given for an existing file overrides its mode. Errors raise
+    :class:`FileIOError` naming ``field``; the temporary file never stays behind.
+    """
+    path = os.path.abspath(path)
+    directory, name = os.path.split(path)
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    try:
+        st: Optional[os.stat_result] = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise FileIOError(f"cannot stat {path}: {exc}", field) from exc
+    if mode is None:
+        mode = stat.S_IMODE(st.st_mode) if st is not None else 0o600
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise FileIOError(f"cannot write {path}: {exc}", field) from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        if st is not None and hasattr(os, "geteuid") and os.geteuid() == 0:
+            os.chown(tmp, st.st_uid, st.st_gid)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise FileIOError(f"cannot write {path}: {exc}", field) from exc
+    _fsync_dir(directory)
