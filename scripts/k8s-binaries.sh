@@ -62,7 +62,10 @@ if have_all; then
   exit 0
 fi
 
-command -v go >/dev/null || { log "go is required (Go toolchain >= 1.25)"; exit 1; }
+# Go >= 1.25: the one on PATH, or the pinned toolchain fetched once (scripts/lib/go-toolchain.sh).
+# shellcheck source=lib/go-toolchain.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go-toolchain.sh"
+nodesec_go_toolchain || { log "no Go toolchain >= 1.25"; exit 1; }
 mkdir -p "$BIN"
 # One build at a time (the lab setup and the test runner may both ask for the binaries):
 # a second caller waits here, then finds everything built.
