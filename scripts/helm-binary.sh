@@ -9,6 +9,10 @@ if [[ ! -x "$cache/helm" ]]; then
   echo "[helm] building helm v${HELM_VERSION} from helm.sh/helm/v3 (first run only)" >&2
   start=$SECONDS
   mkdir -p "$cache"
+  # Go >= 1.25: the one on PATH, or the pinned toolchain fetched once.
+  # shellcheck source=lib/go-toolchain.sh
+  source "$repo/scripts/lib/go-toolchain.sh"
+  nodesec_go_toolchain
   GOBIN="$cache" GOFLAGS=-buildvcs=false CGO_ENABLED=0 go install "helm.sh/helm/v3/cmd/helm@v${HELM_VERSION}"
   echo "[helm] built in $((SECONDS - start))s" >&2
 fi
