@@ -11,7 +11,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export ANSIBLE_FORCE_COLOR ?= 0
 export MOLECULE_GLOB := molecule/*/molecule.yml
 
-.PHONY: help venv docker images helm k8s-binaries k8s-up k8s-down k8s-status lab-seed kubeadm-manifests \
+.PHONY: help venv docker images helm falco k8s-binaries k8s-up k8s-down k8s-status lab-seed kubeadm-manifests \
         lab-up lab-down demo test bench-pod-compliance \
         ruff lint sanity unit integration molecule build clean
 
@@ -44,6 +44,9 @@ k8s-binaries:
 
 helm:
 	scripts/helm-binary.sh
+
+falco:
+	scripts/falco-build.sh
 
 k8s-up: venv
 	scripts/k8s-api.sh start
