@@ -78,6 +78,7 @@ prepare_infra() {
   scripts/build-images.sh || return 1
   scripts/k8s-binaries.sh >/dev/null || return 1
   scripts/helm-binary.sh >/dev/null || return 1
+  scripts/falco-build.sh >/dev/null || return 1
   echo "prepared in $((SECONDS - s))s"
 }
 
