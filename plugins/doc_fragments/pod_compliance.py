@@ -39,20 +39,41 @@ options:
     description:
       - Which rules make a pod not stateless or not immutable.
       - V(cks) is the task "delete the pods that are not stateless or not immutable". Rules C(writable_volume)
-        (not stateless), C(privileged), C(privilege_escalation), C(added_capabilities) and C(host_namespaces)
-        (privileged in any way, which makes a pod neither immutable nor stateless).
-      - V(baseline) is C(writable_volume) plus every Pod Security Standards baseline control
+        (not stateless), C(privileged), C(privilege_escalation), C(added_capabilities), C(host_namespaces),
+        C(host_path_node_access) (a hostPath of the host root or of a container runtime socket, read-only or
+        not) and C(selinux_unconfined) (SELinux type C(spc_t) or C(unconfined_t)), which are privileged in any
+        way and make a pod neither immutable nor stateless. Seccomp and AppArmor C(Unconfined) and a writable
+        root filesystem are not in V(cks); the collection's C(docs/pod_compliance.md) gives the table of what
+        V(cks) flags and why.
+      - V(baseline) is C(writable_volume) plus the Pod Security Standards baseline level exactly as the
+        PodSecurity admission of Kubernetes evaluates it at O(pss_version)
         (C(privileged), C(added_capabilities), C(host_namespaces), C(host_ports), C(host_path_volume),
         C(proc_mount), C(seccomp_unconfined), C(apparmor_unconfined), C(selinux_options), C(unsafe_sysctls),
-        C(host_process)) and C(privilege_escalation).
-      - V(restricted) is V(baseline) plus the Pod Security Standards restricted controls
+        C(host_process), C(host_probes)). Fields are read as PodSecurity reads them, so capability names are
+        literal strings (C(chown) and C(CAP_CHOWN) are not C(CHOWN)), Windows pods are exempt from the checks
+        PodSecurity exempts them from, and C(hostUsers=false) relaxes the checks it relaxes.
+      - V(restricted) is V(baseline) plus the Pod Security Standards restricted level
         (C(restricted_volume_types), C(privilege_escalation_not_disabled), C(capabilities_restricted),
-        C(seccomp_not_set), C(run_as_root)).
+        C(seccomp_not_set), C(run_as_root)); as in PodSecurity, the restricted volume, capability, seccomp
+        and (from 1.35) procMount checks replace their baseline counterparts.
+      - In V(baseline) and V(restricted) each violation names the PodSecurity check id (C(pss_check)) beside
+        the rule, and its reason is the reason and detail the API server gives.
       - The rule C(writable_root_filesystem) (C(readOnlyRootFilesystem) not true makes a pod neither stateless
         nor immutable) is in no profile; add it with O(checks).
     type: str
     choices: [cks, baseline, restricted]
     default: cks
+  pss_version:
+    description:
+      - The version of the Pod Security Standards the V(baseline) and V(restricted) profiles apply, as the
+        label C(pod-security.kubernetes.io/enforce-version) of a namespace would, from C(1.23) to C(1.35), with or
+        without a leading C(v), or V(latest) (C(1.35)).
+      - The standards change between Kubernetes minors (for example C(net.ipv4.tcp_rmem) is a safe sysctl
+        from 1.32, probe and lifecycle C(host) fields are forbidden from 1.34, C(procMount=Unmasked) with
+        C(hostUsers=false) is allowed by baseline from 1.35); pick the version your clusters enforce.
+      - Ignored by the V(cks) profile.
+    type: str
+    default: latest
   checks:
     description:
       - Rule ids that override the profile's rules.
@@ -62,7 +83,8 @@ options:
         C(privilege_escalation_not_disabled), C(added_capabilities), C(capabilities_restricted),
         C(host_namespaces), C(host_ports), C(host_path_volume), C(restricted_volume_types), C(proc_mount),
         C(seccomp_unconfined), C(seccomp_not_set), C(apparmor_unconfined), C(selinux_options),
-        C(unsafe_sysctls), C(host_process), C(run_as_root)."
+        C(unsafe_sysctls), C(host_process), C(host_probes), C(host_path_node_access), C(selinux_unconfined),
+        C(run_as_root)."
     type: list
     elements: str
     default: []

@@ -14,12 +14,20 @@ Security contexts are combined the way the kubelet does it
 ``appArmorProfile`` and ``windowsOptions`` fall back to the pod-level security context.
 ``privileged``, ``allowPrivilegeEscalation``, ``capabilities``, ``readOnlyRootFilesystem`` and
 ``procMount`` exist only at container level.
+
+The ``baseline`` and ``restricted`` profiles are the Pod Security Standards exactly as
+Kubernetes' PodSecurity admission evaluates them at a chosen version (``pss_version``): their
+privilege rules take their verdicts from ``pod_compliance_pss`` (which reads the pod as
+PodSecurity does, not merged), and each violation names the PSS check id beside our rule.
+The ``cks`` profile is our reading of the CKS task and keeps its own checks.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+from ansible_collections.nodesec.kubernetes.plugins.module_utils import pod_compliance_pss as pss
 
 STATELESS = "stateless"
 IMMUTABLE = "immutable"
@@ -113,6 +121,8 @@ class Rule:
     categories: FrozenSet[str]
     references: Tuple[str, ...]
     check: Callable[[Mapping[str, Any], Sequence[Container]], Iterator[str]]
+    # The PodSecurity check ids this rule stands for in the baseline/restricted profiles.
+    pss: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,9 +130,13 @@ class Violation:
     rule: str
     categories: Tuple[str, ...]
     reason: str
+    pss_check: Optional[str] = None
 
     def as_dict(self) -> Dict[str, Any]:
-        return {"rule": self.rule, "categories": list(self.categories), "reason": self.reason}
+        out: Dict[str, Any] = {"rule": self.rule, "categories": list(self.categories), "reason": self.reason}
+        if self.pss_check:
+            out["pss_check"] = self.pss_check
+        return out
 
 
 @dataclass(frozen=True)
@@ -147,6 +161,8 @@ class Profile:
     rules: Tuple[str, ...]
     # The CKS wording: "privileged in any way" makes a pod neither immutable nor stateless.
     privilege_breaks_statelessness: bool = False
+    # The Pod Security Standards level the profile is (None: our own reading, cks).
+    pss_level: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +172,8 @@ class Policy:
     profile: str
     rules: Tuple[Rule, ...]
     privilege_breaks_statelessness: bool = False
+    pss_level: Optional[str] = None
+    pss_version: pss.Version = pss.LATEST
 
     def categories_of(self, rule: Rule) -> Tuple[str, ...]:
         cats = set(rule.categories)
@@ -317,6 +335,72 @@ def _check_host_ports(pod: Mapping[str, Any], containers: Sequence[Container]) -
                 yield f"{c.label}: {c.path}.ports[{index}].hostPort is {port['hostPort']}"
 
 
+# Container runtime sockets: whoever can write to one starts privileged containers on the node.
+RUNTIME_SOCKETS: Tuple[str, ...] = (
+    "/run/containerd/containerd.sock",
+    "/run/crio/crio.sock",
+    "/run/docker.sock",
+    "/run/cri-dockerd.sock",
+    "/run/podman/podman.sock",
+    "/run/k3s/containerd/containerd.sock",
+)
+# SELinux types that do not confine the container (spc_t: "super privileged container").
+UNCONFINED_SELINUX_TYPES: FrozenSet[str] = frozenset(("spc_t", "unconfined_t"))
+
+
+def _normalise_host_path(path: Any) -> str:
+    parts = [p for p in str(path or "").split("/") if p not in ("", ".")]
+    out: List[str] = []
+    for part in parts:
+        if part == "..":
+            if out:
+                out.pop()
+        else:
+            out.append(part)
+    norm = "/" + "/".join(out)
+    if norm == "/var/run" or norm.startswith("/var/run/"):
+        norm = norm[4:]  # /var/run is a symlink to /run on every current distribution
+    return norm
+
+
+def host_path_danger(path: Any) -> Optional[str]:
+    """Why a hostPath gives the container the node (None when it does not): host root or a runtime socket."""
+    norm = _normalise_host_path(path)
+    if norm == "/":
+        return "the host's root filesystem"
+    for sock in RUNTIME_SOCKETS:
+        if norm == sock:
+            return f"the container runtime socket {sock}"
+        if sock.startswith(norm + "/"):
+            return f"a directory holding the container runtime socket {sock}"
+    return None
+
+
+def _check_host_path_node_access(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    for index, vol in enumerate((pod.get("spec") or {}).get("volumes") or []):
+        if "hostPath" not in vol:
+            continue
+        path = (vol.get("hostPath") or {}).get("path")
+        why = host_path_danger(path)
+        if why:
+            yield (
+                f"pod: spec.volumes[{index}] '{vol.get('name')}' is a hostPath volume of {why} ({path}); "
+                "read-only or not, it gives the container the node"
+            )
+
+
+def _check_selinux_unconfined(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    pod_sc = (pod.get("spec") or {}).get("securityContext") or {}
+    places: List[Tuple[str, Any]] = [("pod: spec.securityContext", pod_sc.get("seLinuxOptions"))]
+    for c in containers:
+        places.append(
+            (f"{c.label}: {c.path}.securityContext", (c.spec.get("securityContext") or {}).get("seLinuxOptions"))
+        )
+    for where, opts in places:
+        if isinstance(opts, Mapping) and opts.get("type") in UNCONFINED_SELINUX_TYPES:
+            yield f"{where}.seLinuxOptions.type is {opts.get('type')} (an SELinux type that does not confine)"
+
+
 def _check_host_path_volume(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
     for index, vol in enumerate((pod.get("spec") or {}).get("volumes") or []):
         if "hostPath" in vol:
@@ -412,6 +496,18 @@ def _check_host_process(pod: Mapping[str, Any], containers: Sequence[Container])
             yield f"{c.label}: {c.path}.securityContext.windowsOptions.hostProcess is true"
 
 
+def _check_host_probes(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    for c in containers:
+        handlers = [(k, c.spec.get(k)) for k in ("livenessProbe", "readinessProbe", "startupProbe")]
+        lifecycle = c.spec.get("lifecycle") or {}
+        handlers += [(f"lifecycle.{k}", lifecycle.get(k)) for k in ("postStart", "preStop")]
+        for where, handler in handlers:
+            for action in ("httpGet", "tcpSocket"):
+                host = ((handler or {}).get(action) or {}).get("host") if isinstance(handler, Mapping) else None
+                if host:
+                    yield f"{c.label}: {c.path}.{where}.{action}.host is {host}"
+
+
 def _check_run_as_root(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
     for c in containers:
         sc = c.security_context
@@ -456,6 +552,7 @@ RULES: Dict[str, Rule] = {
             frozenset((IMMUTABLE,)),
             (f"{PSS_B}: Privileged Containers", "CIS 5.2.2", "Kubescape C-0057", "Polaris runAsPrivileged"),
             _check_privileged,
+            ("privileged",),
         ),
         Rule(
             "privilege_escalation",
@@ -472,6 +569,7 @@ RULES: Dict[str, Rule] = {
             frozenset((IMMUTABLE,)),
             (f"{PSS_R}: Privilege Escalation", "CIS 5.2.6", "Kubescape C-0016", "Polaris privilegeEscalationAllowed"),
             _check_privilege_escalation_not_disabled,
+            ("allowPrivilegeEscalation",),
         ),
         Rule(
             "added_capabilities",
@@ -486,6 +584,7 @@ RULES: Dict[str, Rule] = {
                 "Polaris dangerousCapabilities, insecureCapabilities",
             ),
             _check_added_capabilities,
+            ("capabilities_baseline",),
         ),
         Rule(
             "capabilities_restricted",
@@ -494,6 +593,7 @@ RULES: Dict[str, Rule] = {
             frozenset((IMMUTABLE,)),
             (f"{PSS_R}: Capabilities", "CIS 5.2.10", "Kubescape C-0046"),
             _check_capabilities_restricted,
+            ("capabilities_restricted",),
         ),
         Rule(
             "host_namespaces",
@@ -507,6 +607,7 @@ RULES: Dict[str, Rule] = {
                 "Polaris hostPIDSet, hostIPCSet, hostNetworkSet",
             ),
             _check_host_namespaces,
+            ("hostNamespaces",),
         ),
         Rule(
             "host_ports",
@@ -515,6 +616,7 @@ RULES: Dict[str, Rule] = {
             frozenset((IMMUTABLE,)),
             (f"{PSS_B}: Host Ports", "CIS 5.2.13", "Kubescape C-0044", "Polaris hostPortSet"),
             _check_host_ports,
+            ("hostPorts",),
         ),
         Rule(
             "host_path_volume",
@@ -523,6 +625,7 @@ RULES: Dict[str, Rule] = {
             frozenset((IMMUTABLE,)),
             (f"{PSS_B}: HostPath Volumes", "CIS 5.2.12", "Kubescape C-0048"),
             _check_host_path_volume,
+            ("hostPathVolumes",),
         ),
         Rule(
             "restricted_volume_types",
@@ -532,6 +635,7 @@ RULES: Dict[str, Rule] = {
             frozenset((IMMUTABLE,)),
             (f"{PSS_R}: Volume Types",),
             _check_restricted_volume_types,
+            ("restrictedVolumes",),
         ),
         Rule(
             "proc_mount",
@@ -540,6 +644,7 @@ RULES: Dict[str, Rule] = {
             frozenset((IMMUTABLE,)),
             (f"{PSS_B}: /proc Mount Type",),
             _check_proc_mount,
+            ("procMount", "procMount_restricted"),
         ),
         Rule(
             "seccomp_unconfined",
@@ -548,6 +653,7 @@ RULES: Dict[str, Rule] = {
             frozenset((IMMUTABLE,)),
             (f"{PSS_B}: Seccomp", "Kubescape C-0055"),
             _check_seccomp_unconfined,
+            ("seccompProfile_baseline",),
         ),
         Rule(
             "seccomp_not_set",
@@ -556,6 +662,7 @@ RULES: Dict[str, Rule] = {
             frozenset((IMMUTABLE,)),
             (f"{PSS_R}: Seccomp", "CIS 5.7.2", "Kubescape C-0055"),
             _check_seccomp_not_set,
+            ("seccompProfile_restricted",),
         ),
         Rule(
             "apparmor_unconfined",
@@ -564,6 +671,7 @@ RULES: Dict[str, Rule] = {
             frozenset((IMMUTABLE,)),
             (f"{PSS_B}: AppArmor", "Kubescape C-0055"),
             _check_apparmor_unconfined,
+            ("appArmorProfile",),
         ),
         Rule(
             "selinux_options",
@@ -572,6 +680,7 @@ RULES: Dict[str, Rule] = {
             frozenset((IMMUTABLE,)),
             (f"{PSS_B}: SELinux", "Kubescape C-0055"),
             _check_selinux,
+            ("seLinuxOptions",),
         ),
         Rule(
             "unsafe_sysctls",
@@ -580,6 +689,7 @@ RULES: Dict[str, Rule] = {
             frozenset((IMMUTABLE,)),
             (f"{PSS_B}: Sysctls",),
             _check_unsafe_sysctls,
+            ("sysctls",),
         ),
         Rule(
             "host_process",
@@ -588,6 +698,7 @@ RULES: Dict[str, Rule] = {
             frozenset((IMMUTABLE,)),
             (f"{PSS_B}: HostProcess", "CIS 5.2.11"),
             _check_host_process,
+            ("windowsHostProcess",),
         ),
         Rule(
             "run_as_root",
@@ -596,6 +707,34 @@ RULES: Dict[str, Rule] = {
             frozenset((IMMUTABLE,)),
             (f"{PSS_R}: Running as Non-root", "CIS 5.2.7", "Kubescape C-0013", "Polaris runAsRootAllowed"),
             _check_run_as_root,
+            ("runAsNonRoot", "runAsUser"),
+        ),
+        Rule(
+            "host_path_node_access",
+            "HostPath of the host root or a runtime socket",
+            "A hostPath volume of / or of a container runtime socket (containerd, CRI-O, Docker, cri-dockerd, "
+            "Podman) or a directory holding one, read-only or not: either gives the container the node.",
+            frozenset((IMMUTABLE,)),
+            ("CIS 5.2.12 (hostPath)", "Kubescape C-0074 (container runtime socket)", "Kubescape C-0045"),
+            _check_host_path_node_access,
+        ),
+        Rule(
+            "selinux_unconfined",
+            "Unconfined SELinux type",
+            "seLinuxOptions.type is spc_t (super privileged container) or unconfined_t at pod or container level.",
+            frozenset((IMMUTABLE,)),
+            (f"{PSS_B}: SELinux",),
+            _check_selinux_unconfined,
+        ),
+        Rule(
+            "host_probes",
+            "Probe or lifecycle host",
+            "A probe or lifecycle handler (httpGet, tcpSocket) sets host: the kubelet would connect "
+            "from the node to that address (baseline from PSS 1.34).",
+            frozenset((IMMUTABLE,)),
+            (f"{PSS_B}: Host Probes / Lifecycle Hooks",),
+            _check_host_probes,
+            ("hostProbesAndHostLifecycle",),
         ),
     )
 }
@@ -612,6 +751,7 @@ _BASELINE_PRIVILEGE = (
     "selinux_options",
     "unsafe_sysctls",
     "host_process",
+    "host_probes",
 )
 
 PROFILES: Dict[str, Profile] = {
@@ -620,20 +760,30 @@ PROFILES: Dict[str, Profile] = {
         Profile(
             "cks",
             "The CKS task: writable data volumes make a pod not stateless; privileged in any way "
-            "(privileged, privilege escalation, added capabilities, host namespaces) makes it neither "
-            "immutable nor stateless.",
-            ("writable_volume", "privileged", "privilege_escalation", "added_capabilities", "host_namespaces"),
+            "(privileged, privilege escalation, added capabilities, host namespaces, a hostPath of the host "
+            "root or a runtime socket, an unconfined SELinux type) makes it neither immutable nor stateless.",
+            (
+                "writable_volume",
+                "privileged",
+                "privilege_escalation",
+                "added_capabilities",
+                "host_namespaces",
+                "host_path_node_access",
+                "selinux_unconfined",
+            ),
             privilege_breaks_statelessness=True,
         ),
         Profile(
             "baseline",
-            "Writable data volumes (not stateless) and every Pod Security Standards baseline control (not immutable).",
-            ("writable_volume", *_BASELINE_PRIVILEGE, "privilege_escalation"),
+            "Writable data volumes (not stateless) and the Pod Security Standards baseline level, as "
+            "PodSecurity admission evaluates it at pss_version (not immutable).",
+            ("writable_volume", *_BASELINE_PRIVILEGE),
+            pss_level=pss.BASELINE,
         ),
         Profile(
             "restricted",
-            "Writable data volumes (not stateless) and every Pod Security Standards restricted control "
-            "(not immutable).",
+            "Writable data volumes (not stateless) and the Pod Security Standards restricted level, as "
+            "PodSecurity admission evaluates it at pss_version (not immutable).",
             (
                 "writable_volume",
                 *_BASELINE_PRIVILEGE,
@@ -643,13 +793,14 @@ PROFILES: Dict[str, Profile] = {
                 "seccomp_not_set",
                 "run_as_root",
             ),
+            pss_level=pss.RESTRICTED,
         ),
     )
 }
 
 
-def build_policy(profile: str = "cks", checks: Optional[Sequence[str]] = None) -> Policy:
-    """Rules in force for ``profile`` modified by ``checks``.
+def build_policy(profile: str = "cks", checks: Optional[Sequence[str]] = None, pss_version: Any = "latest") -> Policy:
+    """Rules in force for ``profile`` modified by ``checks``, at PSS version ``pss_version``.
 
     ``checks`` either lists rule ids (exactly these rules run) or only ``+id`` / ``-id`` entries
     (add to / remove from the profile's rules). Mixing both forms is an error.
@@ -682,7 +833,26 @@ def build_policy(profile: str = "cks", checks: Optional[Sequence[str]] = None) -
         profile=profile,
         rules=tuple(RULES[i] for i in ids),
         privilege_breaks_statelessness=prof.privilege_breaks_statelessness,
+        pss_level=prof.pss_level,
+        pss_version=pss.parse_version(pss_version),
     )
+
+
+def _pss_violations(pod: Mapping[str, Any], policy: Policy, rule: Rule, cats: Tuple[str, ...]) -> List[Violation]:
+    """A rule's violations as PodSecurity finds them at the policy's level and version."""
+    level = policy.pss_level or pss.BASELINE
+    in_force = pss.checks_in_force(level, policy.pss_version)
+    ids = [c for c in rule.pss if c in in_force]
+    if not ids and level == pss.BASELINE:
+        # a restricted rule added to baseline with checks: its check as of the version. (At
+        # restricted, a baseline check not in force is overridden by a restricted one: skipped.)
+        ids = [c for c in rule.pss if pss.CHECKS[c].level == pss.RESTRICTED and pss.CHECKS[c].at(policy.pss_version)]
+    out = []
+    for check_id in ids:
+        result = pss.run_check(check_id, pod, policy.pss_version)
+        if result is not None:
+            out.append(Violation(rule=rule.id, categories=cats, reason=result.message, pss_check=result.check))
+    return out
 
 
 def evaluate(pod: Mapping[str, Any], policy: Policy) -> Verdict:
@@ -691,6 +861,9 @@ def evaluate(pod: Mapping[str, Any], policy: Policy) -> Verdict:
     violations: List[Violation] = []
     for rule in policy.rules:
         cats = policy.categories_of(rule)
+        if policy.pss_level and rule.pss:
+            violations.extend(_pss_violations(pod, policy, rule, cats))
+            continue
         for reason in rule.check(pod, containers):
             violations.append(Violation(rule=rule.id, categories=cats, reason=reason))
     broken = {c for v in violations for c in v.categories}
@@ -707,6 +880,7 @@ def describe_rules() -> List[Dict[str, Any]]:
             "categories": sorted(r.categories),
             "references": list(r.references),
             "profiles": sorted(p.name for p in PROFILES.values() if r.id in p.rules),
+            "pss_checks": list(r.pss),
         }
         for r in RULES.values()
     ]

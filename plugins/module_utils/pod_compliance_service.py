@@ -57,6 +57,7 @@ class DeletionFailedError(Exception):
 class ScanOptions:
     profile: str = "cks"
     checks: Optional[Sequence[str]] = None
+    pss_version: str = "latest"
     namespaces: Sequence[str] = ()
     exclude_namespaces: Sequence[str] = ("kube-system",)
     label_selectors: Sequence[str] = ()
@@ -80,7 +81,7 @@ def is_exempt(pod: Dict[str, Any], label: Optional[str]) -> bool:
 
 def scan(client: Any, options: ScanOptions) -> ScanResult:
     """List the selected pods page by page and classify each page as it arrives."""
-    policy = build_policy(options.profile, options.checks)
+    policy = build_policy(options.profile, options.checks, options.pss_version)
     report = Report(profile=options.profile, rules=tuple(r.id for r in policy.rules))
     warnings: List[str] = []
     to_list, ns_terms, ignored = namespace_plan(options.namespaces, options.exclude_namespaces)
@@ -216,6 +217,7 @@ SCAN_ARG_SPEC: Dict[str, Dict[str, Any]] = {
     "field_selectors": {"type": "list", "elements": "str", "default": []},
     "profile": {"type": "str", "default": "cks", "choices": ["cks", "baseline", "restricted"]},
     "checks": {"type": "list", "elements": "str", "default": []},
+    "pss_version": {"type": "str", "default": "latest"},
     "exempt_label": {"type": "str", "default": DEFAULT_EXEMPT_LABEL},
     "page_size": {"type": "int", "default": 500},
     "request_timeout": {"type": "int", "default": 60},
@@ -237,6 +239,7 @@ def scan_options(params: Dict[str, Any]) -> ScanOptions:
     return ScanOptions(
         profile=params["profile"],
         checks=params["checks"] or None,
+        pss_version=params["pss_version"],
         namespaces=params["namespaces"] or (),
         exclude_namespaces=params["exclude_namespaces"] or (),
         label_selectors=params["label_selectors"] or (),

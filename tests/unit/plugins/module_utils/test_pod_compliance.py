@@ -55,15 +55,21 @@ EXPECTED = [
             "writable_volume",
             "privileged",
             "host_namespaces",
-            "host_path_volume",
-            "restricted_volume_types",
+            "restricted_volume_types",  # overrides hostPathVolumes at restricted (PodSecurity)
             "privilege_escalation_not_disabled",
             "capabilities_restricted",
             "seccomp_not_set",
             "run_as_root",
         },
     ),
-    ("cilium-5qz8w", "cks", None, False, False, {"writable_volume", "added_capabilities", "host_namespaces"}),
+    (  # cilium runs its agent as SELinux spc_t (a super privileged container): issue 12
+        "cilium-5qz8w",
+        "cks",
+        None,
+        False,
+        False,
+        {"writable_volume", "added_capabilities", "host_namespaces", "selinux_unconfined"},
+    ),
     (
         "cilium-5qz8w",
         "baseline",
@@ -80,7 +86,8 @@ EXPECTED = [
         },
     ),
     # Read-only hostPath mounts only: stateless except under cks, where host namespaces count.
-    ("prometheus-node-exporter-4hxz9", "cks", None, False, False, {"host_namespaces"}),
+    # node-exporter mounts the host's / read-only: it still gives the container the node (issue 12)
+    ("prometheus-node-exporter-4hxz9", "cks", None, False, False, {"host_namespaces", "host_path_node_access"}),
     (
         "prometheus-node-exporter-4hxz9",
         "baseline",
@@ -135,7 +142,8 @@ EXPECTED = [
         None,
         True,
         False,
-        {"privilege_escalation", "added_capabilities", "seccomp_unconfined"},
+        # allowPrivilegeEscalation is a restricted check in PodSecurity, not baseline (issue 12)
+        {"added_capabilities", "seccomp_unconfined"},
     ),
     (
         "override-root",
@@ -143,9 +151,7 @@ EXPECTED = [
         None,
         True,
         False,
-        {
-            "added_capabilities",
-            "seccomp_unconfined",
+        {  # restricted overrides the baseline capability and seccomp checks, as PodSecurity does
             "run_as_root",
             "privilege_escalation_not_disabled",
             "capabilities_restricted",
@@ -260,10 +266,15 @@ def test_kubelet_merge_container_wins_pod_fills_inherited_fields():
 
 
 def test_restricted_merge_uses_pod_level_defaults():
+    # restricted reads the pod as PodSecurity does and says what the API server would say
     got = reasons("override-root", "restricted", rule="run_as_root")
-    assert got == ["container 'app': runAsUser is 0 (spec.containers[0].securityContext or spec.securityContext)"]
+    assert got == ['runAsUser=0 (container "app" must not set runAsUser=0)']
     got = reasons("override-root", "restricted", rule="seccomp_not_set")
-    assert len(got) == 1 and got[0].startswith("container 'sidecar': seccompProfile.type is Unconfined")
+    assert got == [
+        'seccompProfile (container "sidecar" must not set securityContext.seccompProfile.type to "Unconfined")'
+    ]
+    checks = {v.rule: v.pss_check for v in evaluate(CORPUS["override-root"], build_policy("restricted")).violations}
+    assert checks["run_as_root"] == "runAsUser" and checks["seccomp_not_set"] == "seccompProfile_restricted"
 
 
 def test_containers_order_and_paths():
@@ -319,3 +330,49 @@ def test_minimal_pod_without_spec_fields():
     pod["spec"]["volumes"] = [{"name": "v"}]
     pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "v", "mountPath": "/v"}]
     assert evaluate(pod, build_policy("cks")).rules == ("writable_volume",)
+
+
+@pytest.mark.parametrize(
+    ("path", "flagged"),
+    [
+        ("/", True),
+        ("//", True),
+        ("/var/run/docker.sock", True),
+        ("/run/containerd/containerd.sock", True),
+        ("/var/run/containerd/", True),
+        ("/run", True),
+        ("/var/run/crio/crio.sock", True),
+        ("/run/../run/docker.sock", True),
+        ("/var/log", False),
+        ("/run/containerd/io.containerd.runtime.v2.task", False),
+        ("/etc/kubernetes/pki", False),
+    ],
+)
+def test_cks_flags_host_root_and_runtime_sockets_read_only_or_not(path, flagged):
+    for read_only in (True, False):
+        p = {
+            "metadata": {"name": "p"},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": "x",
+                        "volumeMounts": [{"name": "h", "mountPath": "/h", "readOnly": read_only}],
+                    }
+                ],
+                "volumes": [{"name": "h", "hostPath": {"path": path}}],
+            },
+        }
+        verdict = evaluate(p, build_policy("cks"))
+        assert ("host_path_node_access" in verdict.rules) is flagged, verdict.violations
+        if flagged:
+            assert not verdict.immutable and not verdict.stateless
+
+
+@pytest.mark.parametrize(("kind", "flagged"), [("spc_t", True), ("unconfined_t", True), ("container_t", False)])
+def test_cks_flags_unconfined_selinux_types(kind, flagged):
+    p = {
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "x", "securityContext": {"seLinuxOptions": {"type": kind}}}]},
+    }
+    assert ("selinux_unconfined" in evaluate(p, build_policy("cks")).rules) is flagged

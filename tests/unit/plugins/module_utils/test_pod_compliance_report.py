@@ -140,6 +140,8 @@ def test_report_counts_by_rule_and_namespace():
     assert summary["by_rule"] == {
         "added_capabilities": 2,  # cilium, override-root
         "host_namespaces": 4,  # calico, cilium, node-exporter, kube-apiserver
+        "host_path_node_access": 1,  # node-exporter (the host's / read-only)
+        "selinux_unconfined": 1,  # cilium (spc_t)
         "privilege_escalation": 1,  # override-root
         "privileged": 3,  # calico, elasticsearch, api-debugged
         "writable_volume": 7,  # calico, cilium, postgresql, web-readonly, db-backup, elasticsearch, render-worker
