@@ -27,6 +27,14 @@ extends_documentation_fragment:
   - nodesec.kubernetes.attributes
   - nodesec.kubernetes.attributes.MUTATING
 options:
+  all_namespaces:
+    description:
+      - Deleting needs a choice of namespaces. With O(namespaces) empty the module refuses to run, deleting
+        nothing, unless this is V(true); then every namespace but O(exclude_namespaces) is scanned and its
+        offending pods deleted.
+      - The read-only M(nodesec.kubernetes.pod_compliance_info) scans all namespaces when O(namespaces) is empty.
+    type: bool
+    default: false
   max_deletions:
     description:
       - Fail, deleting nothing, when more pods than this would be deleted.
@@ -70,6 +78,7 @@ EXAMPLES = r"""
 
 - name: Delete bare offending pods only, leave controller-owned ones, write a summary on the controller
   nodesec.kubernetes.pod_compliance:
+    all_namespaces: true
     skip_owned: true
     exclude_namespaces: [kube-system, calico-system]
     grace_period: 0
@@ -171,7 +180,13 @@ from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance_
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec={**AUTH_ARG_SPEC, **SCAN_ARG_SPEC, **DELETE_ARG_SPEC}, supports_check_mode=True
+        argument_spec={
+            **AUTH_ARG_SPEC,
+            **SCAN_ARG_SPEC,
+            **DELETE_ARG_SPEC,
+            "all_namespaces": {"type": "bool", "default": False},
+        },
+        supports_check_mode=True,
     )
     if not HAS_KUBERNETES:
         module.fail_json(
@@ -179,6 +194,11 @@ def main() -> None:
             exception="".join(traceback.format_exception_only(type(KUBERNETES_IMPORT_ERROR), KUBERNETES_IMPORT_ERROR)),
         )
     check = module.check_mode
+    if not module.params["namespaces"] and not module.params["all_namespaces"]:
+        module.fail_json(
+            msg="namespaces is empty: pod_compliance would delete offending pods in every namespace but "
+            "exclude_namespaces. Name the namespaces (namespaces: [shop]) or set all_namespaces: true"
+        )
     try:
         options = scan_options(module.params)
         deletion = delete_options(module.params, check)
@@ -192,11 +212,13 @@ def main() -> None:
                 warnings = delete_offenders(client, report, deletion)
             except DeletionFailedError as exc:
                 write_reports(exc.report, module.params, check)
+                failed_deleted = _refs(exc.report, "would_delete" if check else "deleted")
                 module.fail_json(
                     msg=str(exc),
+                    changed=bool(failed_deleted),  # the pods deleted before the failure are gone
                     errors=exc.errors,
                     pods=exc.report.pods(),
-                    deleted=_refs(exc.report, "would_delete" if check else "deleted"),
+                    deleted=failed_deleted,
                     summary=exc.report.summary(),
                 )
         finally:

@@ -236,6 +236,27 @@ def test_max_deletions_refusal_deletes_nothing(
     assert pod_names(core, ns) == set()
 
 
+def test_delete_refuses_empty_namespaces_without_all_namespaces(
+    k8s_kubeconfig: str, core: client.CoreV1Api, k8s_namespace: str
+) -> None:
+    ns, run_id = k8s_namespace, uuid.uuid4().hex[:8]
+    core.create_namespaced_pod(ns, privileged("priv-0", run_id))
+    for check in (True, False):
+        res = run_module("pod_compliance", {"kubeconfig": k8s_kubeconfig, "namespaces": []}, check=check)
+        assert res["failed"] is True and res.get("changed") is not True
+        assert res["msg"].startswith("namespaces is empty: pod_compliance would delete offending pods in every")
+        assert "all_namespaces: true" in res["msg"]
+    assert pod_names(core, ns) == {"priv-0"}
+    # all_namespaces: true scans everywhere (here in check mode, restricted to this run's pods)
+    res = run_module(
+        "pod_compliance",
+        {"kubeconfig": k8s_kubeconfig, "all_namespaces": True, "label_selectors": [f"pc-run={run_id}"]},
+        check=True,
+    )
+    assert res["changed"] is True and res["deleted"] == [f"{ns}/priv-0"]
+    assert pod_names(core, ns) == {"priv-0"}
+
+
 def test_owners_resolved_warned_and_skip_owned(
     k8s_kubeconfig: str, k8s_client: client.ApiClient, core: client.CoreV1Api, k8s_namespace: str, wait_until
 ) -> None:
