@@ -21,7 +21,7 @@ case "${1:-up}" in
     s=$SECONDS; scripts/k8s-binaries.sh >/dev/null; step "Kubernetes binaries ready ($((SECONDS - s))s)"
     s=$SECONDS; scripts/k8s-api.sh start; step "Kubernetes API up ($((SECONDS - s))s)"
     s=$SECONDS; scripts/lab-nodes.sh up; step "lab nodes up ($((SECONDS - s))s)"
-    s=$SECONDS; ansible-playbook playbooks/lab_seed.yml; step "sample workloads seeded ($((SECONDS - s))s)"
+    s=$SECONDS; ansible-playbook scripts/lab/lab_seed.yml; step "sample workloads seeded ($((SECONDS - s))s)"
     step "lab up in $((SECONDS - t0))s; kubeconfig: $repo/.lab/k8s/admin.kubeconfig"
     ;;
   down)

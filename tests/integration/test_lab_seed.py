@@ -1,4 +1,4 @@
-"""playbooks/lab_seed.yml seeds the local API with the lab's sample workloads, idempotently.
+"""scripts/lab/lab_seed.yml seeds the local API with the lab's sample workloads, idempotently.
 
 The seed is the lab's intended state, so it is left in place (a lab already seeded by
 ``scripts/lab.sh up`` is simply confirmed).
@@ -27,7 +27,7 @@ def _seed(kubeconfig: str, *extra: str) -> dict[str, int]:
     env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".build" / "collections"))
     playbook = Path(sys.executable).parent / "ansible-playbook"
     res = subprocess.run(
-        [str(playbook), "playbooks/lab_seed.yml", "-e", f"lab_seed_kubeconfig={kubeconfig}", *extra],
+        [str(playbook), "scripts/lab/lab_seed.yml", "-e", f"lab_seed_kubeconfig={kubeconfig}", *extra],
         cwd=REPO,
         env=env,
         capture_output=True,
