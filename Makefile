@@ -58,7 +58,7 @@ k8s-status:
 	scripts/k8s-api.sh status
 
 lab-seed: venv
-	ansible-playbook playbooks/lab_seed.yml
+	ansible-playbook scripts/lab/lab_seed.yml
 
 kubeadm-manifests:
 	scripts/gen-kubeadm-manifests.sh
