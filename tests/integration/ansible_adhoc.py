@@ -10,8 +10,9 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import pytest
 
@@ -84,3 +85,70 @@ def run_module(
     result = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
     result["_raw"] = proc.stdout
     return result
+
+
+class PlaybookResult:
+    """An ``ansible-playbook`` run: return code, the JSON callback's result, stderr."""
+
+    def __init__(self, proc: subprocess.CompletedProcess, seconds: float) -> None:
+        self.returncode = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.seconds = seconds
+        try:
+            self.json: Dict[str, Any] = json.loads(proc.stdout)
+        except ValueError:
+            self.json = {}
+
+    @property
+    def stats(self) -> Dict[str, Dict[str, int]]:
+        """The recap: host -> {ok, changed, failures, rescued, ...}."""
+        return self.json.get("stats", {})
+
+    def messages(self) -> str:
+        """Every ``msg`` the play printed (task results and loop items), one per line."""
+        found: List[str] = []
+
+        def walk(obj: Any) -> None:
+            if isinstance(obj, dict):
+                if isinstance(obj.get("msg"), str):
+                    found.append(obj["msg"])
+                for value in obj.values():
+                    walk(value)
+            elif isinstance(obj, list):
+                for value in obj:
+                    walk(value)
+
+        walk(self.json.get("plays", []))
+        return "\n".join(found)
+
+    def explain(self) -> str:
+        return f"rc={self.returncode}\n{self.messages()[-4000:]}\n{self.stderr[-2000:]}"
+
+
+def run_playbook(
+    playbook: str | Path,
+    inventory: str | Path,
+    extra_vars: Optional[List[Any]] = None,
+    *,
+    check: bool = False,
+    diff: bool = False,
+    limit: Optional[str] = None,
+    env: Optional[Dict[str, str]] = None,
+    timeout: int = 900,
+) -> PlaybookResult:
+    """Run ``ansible-playbook`` against this checkout; ``extra_vars``: dicts or ``@file`` paths."""
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook)]
+    for item in extra_vars or []:
+        cmd += ["-e", item if isinstance(item, str) else json.dumps(item)]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    if limit:
+        cmd += ["--limit", limit]
+    start = time.monotonic()
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, env=ansible_env(env), cwd=REPO, timeout=timeout, check=False
+    )
+    return PlaybookResult(proc, time.monotonic() - start)
