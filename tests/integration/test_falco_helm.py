@@ -1,11 +1,12 @@
 """The falco role's helm method against the real local Kubernetes API with a real helm binary.
 
-helm is built from its Go module through the Go module proxy (see HELM below). The
-falcosecurity/falco chart archive cannot be had here, so the release uses the stand-in chart
-tests/integration/files/falco-test-chart (same values interface: driver.kind, customRules,
-falcoctl.artifact.install/follow, falco; see its README.md). The test installs the release,
-checks the rendered objects carry our rules and driver settings, upgrades it with another rule
-and driver, and checks that an unchanged run changes nothing. Files of falco_rules_files become
+helm is built from its Go module through the Go module proxy (see HELM below). The release is
+the real falcosecurity/falco chart 9.1.0 (appVersion 0.44.1) from ../shared/vendor, so the role's
+values pass the chart's own templates. The API has no kubelet: no Falco pod runs, what is checked
+is the release and the objects the chart renders from our values. The test installs the release,
+checks the rendered objects carry our rules and driver settings (the chart's customRules
+ConfigMap, its falco.yaml, its DaemonSet), upgrades it with another rule and driver, and checks
+that an unchanged run changes nothing. Files of falco_rules_files become
 customRules entries of their own, checked in Falco's load order, and leave the release when they
 leave the variable.
 """
@@ -27,7 +28,7 @@ from kubernetes import client
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-CHART = REPO / "tests" / "integration" / "files" / "falco-test-chart"
+CHART = REPO.parent / "shared" / "vendor" / "falcosecurity-falco-chart-9.1.0.tgz"
 HELM = Path(os.environ.get("NODESEC_HELM", REPO / ".build" / "bin" / "helm"))
 
 needs_helm = pytest.mark.skipif(
@@ -133,8 +134,11 @@ def test_helm_install_upgrade_and_idempotence(tmp_path, k8s_kubeconfig, k8s_clie
         ds = apps.read_namespaced_daemon_set("falco", namespace)
         containers = [c.name for c in ds.spec.template.spec.containers]
         assert containers == ["falco"]  # falcoctl follow off by default
-        assert ds.spec.template.spec.init_containers is None  # falcoctl install off by default
-        assert "engine.kind=modern_ebpf" in ds.spec.template.spec.containers[0].args
+        assert not ds.spec.template.spec.init_containers  # falcoctl install off by default, no driver loader
+        assert ds.spec.template.spec.containers[0].args == ["/usr/bin/falco"]
+        # the chart loads our customRules ConfigMap through rules.d
+        assert "/etc/falco/rules.d" in falco_yaml["rules_files"]
+        assert ds.metadata.labels["app.kubernetes.io/version"] == "0.44.1"
 
         again = run_role(tmp_path, k8s_kubeconfig, namespace)
         assert again["rc"] == 0 and again["changed"] == 0, again["output"]
@@ -162,8 +166,11 @@ def test_helm_install_upgrade_and_idempotence(tmp_path, k8s_kubeconfig, k8s_clie
             "nodesec_helm_rules_file_rule",
             "shell_in_container",
         ]
+        falco_yaml = yaml.safe_load(core.read_namespaced_config_map("falco", namespace).data["falco.yaml"])
+        assert falco_yaml["engine"]["kind"] == "kmod"
         ds = apps.read_namespaced_daemon_set("falco", namespace)
-        assert "engine.kind=kmod" in ds.spec.template.spec.containers[0].args
+        # kmod: the chart's driver loader init container
+        assert [c.name for c in ds.spec.template.spec.init_containers] == ["falco-driver-loader"]
         history = subprocess.run(
             [str(HELM), "history", "falco", "-n", namespace, "--kubeconfig", k8s_kubeconfig, "-o", "json"],
             capture_output=True,
