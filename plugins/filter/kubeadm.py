@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.nodesec.kubernetes.plugins.module_utils._errors import NodesecError
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.kubeadm_config import patch_cluster_configuration
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod import StaticPodError
 
 
 def kubeadm_apiserver_config(
@@ -17,7 +17,7 @@ def kubeadm_apiserver_config(
 ) -> str:
     try:
         return patch_cluster_configuration(text, flags, volumes)[0]
-    except StaticPodError as exc:
+    except NodesecError as exc:
         raise AnsibleFilterError(f"kubeadm_apiserver_config: {exc}") from exc
 
 

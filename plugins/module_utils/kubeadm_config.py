@@ -1,6 +1,8 @@
 # Copyright (c) nodesec.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
 """Keep kubeadm's ClusterConfiguration (kube-system/kubeadm-config) in step with the manifest.
 
 ``kubeadm upgrade`` regenerates the static-pod manifests from the ClusterConfiguration stored in
@@ -8,6 +10,7 @@ the ``kubeadm-config`` ConfigMap: flags and volumes added only to the manifest a
 sets the same API server flags (``apiServer.extraArgs``) and hostPath volumes
 (``apiServer.extraVolumes``) there. Both kubeadm.k8s.io/v1beta3 (extraArgs is a map) and
 v1beta4 (extraArgs is a list of name/value, Kubernetes >= 1.31) are handled. No Ansible imports.
+The flags and volumes options are read by ``kube_flags``, as for the manifest, on purpose.
 """
 
 from __future__ import annotations
@@ -15,13 +18,19 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod import (
-    InvalidManifestError,
-    InvalidRequestError,
+from ansible_collections.nodesec.kubernetes.plugins.module_utils._errors import InvalidInputError, InvalidRequestError
+from ansible_collections.nodesec.kubernetes.plugins.module_utils._yaml import yaml
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.kube_flags import (
     normalise_flags,
     parse_volume_requests,
-    yaml,
 )
+
+__all__ = ["InvalidConfigurationError", "InvalidRequestError", "patch_cluster_configuration"]
+
+
+class InvalidConfigurationError(InvalidInputError):
+    """The text is not a kubeadm ClusterConfiguration this code can edit."""
+
 
 API_VERSIONS = ("kubeadm.k8s.io/v1beta3", "kubeadm.k8s.io/v1beta4")
 
@@ -47,7 +56,9 @@ def _extra_args_v1beta4(api_server: Dict[str, Any], flags: Dict[str, Optional[Li
     args = list(api_server.get("extraArgs") or [])
     for i, arg in enumerate(args):
         if not isinstance(arg, dict) or "name" not in arg:
-            raise InvalidManifestError(f"apiServer.extraArgs[{i}] must be a mapping with name and value", "extraArgs")
+            raise InvalidConfigurationError(
+                f"apiServer.extraArgs[{i}] must be a mapping with name and value", "extraArgs"
+            )
     for name, values in flags.items():
         current = [a.get("value") for a in args if a["name"] == name]
         if values is not None and current == values:
@@ -108,11 +119,13 @@ def patch_cluster_configuration(
     try:
         config = yaml.safe_load(str(text))
     except yaml.YAMLError as exc:
-        raise InvalidManifestError(f"ClusterConfiguration is not valid YAML: {exc}", "ClusterConfiguration") from exc
+        raise InvalidConfigurationError(
+            f"ClusterConfiguration is not valid YAML: {exc}", "ClusterConfiguration"
+        ) from exc
     if not isinstance(config, dict) or config.get("kind") != "ClusterConfiguration":
-        raise InvalidManifestError("the text is not a kubeadm ClusterConfiguration", "ClusterConfiguration")
+        raise InvalidConfigurationError("the text is not a kubeadm ClusterConfiguration", "ClusterConfiguration")
     if config.get("apiVersion") not in API_VERSIONS:
-        raise InvalidManifestError(
+        raise InvalidConfigurationError(
             f"unsupported ClusterConfiguration apiVersion {config.get('apiVersion')!r}; supported: "
             + ", ".join(API_VERSIONS),
             "apiVersion",

@@ -221,21 +221,18 @@ path:
   sample: /etc/kubernetes/manifests/kube-apiserver.yaml
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod import (
-    HAS_YAML,
-    HOST_PATH_TYPES,
-    YAML_IMPORT_ERROR,
-    StaticPodError,
-)
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod_file import (
+from ansible_collections.nodesec.kubernetes.plugins.module_utils._module import NodesecModule
+from ansible_collections.nodesec.kubernetes.plugins.module_utils._yaml import YAML_REQUIREMENT
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.kube_flags import HOST_PATH_TYPES
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod.file import (
     DEFAULT_BACKUP_DIR,
     update_manifest_file,
 )
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod.patch import ManifestEdit
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module = NodesecModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
             container=dict(type="str"),
@@ -261,24 +258,17 @@ def main() -> None:
         ),
         supports_check_mode=True,
     )
-    if not HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML (Debian: python3-yaml)"), exception=YAML_IMPORT_ERROR)
+    module.requires("yaml", package=YAML_REQUIREMENT)
 
     params = module.params
-    try:
+    with module.expected_errors(prefix=f"{params['path']}: ", path=params["path"]):
         outcome = update_manifest_file(
             params["path"],
-            container=params["container"],
-            flags=params["flags"],
-            volumes=params["volumes"],
-            path_flags=params["path_flags"],
-            annotations=params["annotations"],
+            ManifestEdit.from_params(params),
             backup=params["backup"],
             backup_dir=params["backup_dir"],
             check_mode=module.check_mode,
         )
-    except StaticPodError as exc:
-        module.fail_json(msg=f"{params['path']}: {exc}", field=exc.field, path=params["path"])
 
     result = outcome.result
     for warning in result.warnings:

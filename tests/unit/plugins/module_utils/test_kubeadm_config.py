@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.kubeadm_config import patch_cluster_configuration
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod import (
-    InvalidManifestError,
-    InvalidRequestError,
+from ansible_collections.nodesec.kubernetes.plugins.module_utils._errors import InvalidRequestError
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.kubeadm_config import (
+    InvalidConfigurationError,
+    patch_cluster_configuration,
 )
 
 TESTDATA = Path(__file__).resolve().parents[3] / "testdata"
@@ -100,7 +100,7 @@ def test_volume_updated_and_removed():
     ],
 )
 def test_refusals(text):
-    with pytest.raises(InvalidManifestError):
+    with pytest.raises(InvalidConfigurationError):
         patch_cluster_configuration(text, FLAGS)
 
 

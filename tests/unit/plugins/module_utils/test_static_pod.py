@@ -1,4 +1,4 @@
-"""static_pod / static_pod_file: patching real kubeadm manifests, refusals, atomic writes."""
+"""static_pod (schema, patch, file): patching real kubeadm manifests, refusals, atomic writes."""
 
 from __future__ import annotations
 
@@ -8,19 +8,30 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod import (
+from ansible_collections.nodesec.kubernetes.plugins.module_utils._errors import InvalidRequestError
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.kube_flags import current_flags
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod import file as _file
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod import patch as _patch
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod.patch import ManifestEdit
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod.schema import (
     ContainerSelectionError,
     InvalidManifestError,
-    InvalidRequestError,
     PathNotMountedError,
     StaticPodError,
     VolumeConflictError,
-    current_flags,
     dump_manifest,
     load_manifest,
-    patch_manifest_text,
 )
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod_file import update_manifest_file
+
+
+def patch_manifest_text(text, **edit):
+    """The edit options as keywords, in one ManifestEdit (what the module builds from its parameters)."""
+    return _patch.patch_manifest_text(text, ManifestEdit(**edit))
+
+
+def update_manifest_file(path, backup=False, backup_dir=_file.DEFAULT_BACKUP_DIR, check_mode=False, **edit):
+    return _file.update_manifest_file(path, ManifestEdit(**edit), backup, backup_dir, check_mode)
+
 
 TESTDATA = Path(__file__).resolve().parents[3] / "testdata"
 KUBEADM = sorted(TESTDATA.glob("kubeadm/v*/kube-apiserver.yaml"))

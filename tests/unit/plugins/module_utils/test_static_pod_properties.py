@@ -5,16 +5,24 @@ from __future__ import annotations
 import posixpath
 
 import yaml
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod import (
-    StaticPodError,
-    current_flags,
-    dump_manifest,
-    load_manifest,
-    patch_manifest_text,
-)
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod_file import update_manifest_file
+from ansible_collections.nodesec.kubernetes.plugins.module_utils._errors import NodesecError
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.kube_flags import current_flags
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod import file as _file
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod import patch as _patch
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod.patch import ManifestEdit
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod.schema import dump_manifest, load_manifest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+
+
+def patch_manifest_text(text, **edit):
+    """The edit options as keywords, in one ManifestEdit (what the module builds from its parameters)."""
+    return _patch.patch_manifest_text(text, ManifestEdit(**edit))
+
+
+def update_manifest_file(path, backup=False, backup_dir=_file.DEFAULT_BACKUP_DIR, check_mode=False, **edit):
+    return _file.update_manifest_file(path, ManifestEdit(**edit), backup, backup_dir, check_mode)
+
 
 FLAG_NAMES = ["audit-log-path", "audit-policy-file", "audit-log-maxage", "v", "profiling", "tls-sni-cert-key"]
 PATHS = ["/etc/kubernetes", "/etc/kubernetes/audit", "/var/log", "/var/log/kubernetes", "/etc/kubernetes/pki", "/x"]
@@ -104,7 +112,7 @@ def _as_list(value):
 def test_patch_is_valid_and_idempotent_or_refused(text, flags, volumes):
     try:
         result = patch_manifest_text(text, flags=flags, volumes=volumes)
-    except StaticPodError as exc:
+    except NodesecError as exc:
         event(f"refused: {type(exc).__name__}")
         return  # a clean refusal; the file layer writes nothing in that case
     event("patched" if result.changed else "unchanged")
@@ -139,7 +147,7 @@ def test_patch_is_valid_and_idempotent_or_refused(text, flags, volumes):
 def test_arbitrary_text_fails_cleanly(text):
     try:
         result = patch_manifest_text(text, flags={"v": 2})
-    except StaticPodError as exc:
+    except NodesecError as exc:
         assert str(exc)
         return
     assert current_flags(load_manifest(result.after)["spec"]["containers"][0])["v"] == ["2"]
@@ -159,7 +167,7 @@ def test_arbitrary_yaml_documents_fail_cleanly(data):
     doc = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": data}
     try:
         result = patch_manifest_text(yaml.safe_dump(doc), flags={"v": 2})
-    except StaticPodError as exc:
+    except NodesecError as exc:
         assert str(exc)
         return
     assert current_flags(load_manifest(result.after)["spec"]["containers"][0])["v"] == ["2"]
@@ -177,7 +185,7 @@ def test_file_is_byte_identical_after_a_refusal_and_idempotent_after_a_write(tmp
     backups = folder.parent / (folder.name + "-backups")
     try:
         outcome = update_manifest_file(str(target), flags=flags, volumes=volumes, backup=True, backup_dir=str(backups))
-    except StaticPodError:
+    except NodesecError:
         assert target.read_text() == text
         assert not backups.exists()
         assert sorted(p.name for p in folder.iterdir()) == ["kube-apiserver.yaml"]

@@ -1,6 +1,8 @@
 # Copyright (c) nodesec.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
 """File I/O for static-pod manifests: read, back up outside the manifests folder, write atomically.
 
 The kubelet reads every file of its static-pod folder whose name does not start with a dot
@@ -11,28 +13,25 @@ and renamed over the manifest: the kubelet never sees a half-written file or a s
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import os
 import shutil
-import stat
-import tempfile
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Optional
 
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod import (
-    InvalidManifestError,
-    InvalidRequestError,
+from ansible_collections.nodesec.kubernetes.plugins.module_utils._errors import FileIOError, InvalidRequestError
+from ansible_collections.nodesec.kubernetes.plugins.module_utils._files import write_atomic
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod.patch import (
+    ManifestEdit,
     PatchResult,
-    StaticPodError,
     patch_manifest_text,
+)
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.static_pod.schema import (
+    InvalidManifestError,
+    ManifestIOError,
 )
 
 DEFAULT_BACKUP_DIR = "/var/backups/nodesec/static-pods"
-
-
-class ManifestIOError(StaticPodError):
-    """Reading, backing up or writing the manifest failed."""
 
 
 @dataclass
@@ -87,41 +86,16 @@ class ManifestFile:
         return dest
 
     def write_atomic(self, text: str) -> None:
+        """Through the collection's atomic writer: a dotfile in the folder, which the kubelet ignores."""
         try:
-            st = os.stat(self.path)
-        except OSError as exc:
-            raise ManifestIOError(f"cannot stat {self.path}: {exc}", "path") from exc
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.name}.", suffix=".tmp", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(text.encode("utf-8"))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, stat.S_IMODE(st.st_mode))
-            if os.geteuid() == 0:
-                os.chown(tmp, st.st_uid, st.st_gid)
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise ManifestIOError(f"cannot write {self.path}: {exc}", "path") from exc
-        try:
-            dir_fd = os.open(self.directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        except OSError:
-            pass
+            write_atomic(self.path, text)
+        except FileIOError as exc:
+            raise ManifestIOError(str(exc), "path") from exc
 
 
 def update_manifest_file(
     path: str,
-    container: Optional[str] = None,
-    flags: Optional[Dict[Any, Any]] = None,
-    volumes: Optional[List[Dict[str, Any]]] = None,
-    path_flags: Optional[Dict[str, str]] = None,
-    annotations: Optional[Dict[Any, Any]] = None,
+    edit: ManifestEdit,
     backup: bool = False,
     backup_dir: str = DEFAULT_BACKUP_DIR,
     check_mode: bool = False,
@@ -130,7 +104,7 @@ def update_manifest_file(
     manifest = ManifestFile(path)
     if backup:
         manifest.check_backup_dir(backup_dir)
-    result = patch_manifest_text(manifest.read(), container, flags, volumes, path_flags, annotations)
+    result = patch_manifest_text(manifest.read(), edit)
     outcome = FileOutcome(result=result)
     if not result.changed or check_mode:
         return outcome
