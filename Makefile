@@ -12,12 +12,13 @@ export ANSIBLE_FORCE_COLOR ?= 0
 export MOLECULE_GLOB := molecule/*/molecule.yml
 
 .PHONY: help venv docker images helm falco k8s-binaries k8s-up k8s-down k8s-status lab-seed kubeadm-manifests \
-        lab-up lab-down demo test bench-pod-compliance \
+        lab-up lab-down demo test matrix bench-pod-compliance \
         ruff lint sanity unit integration molecule build clean
 
 help:
 	@echo "make demo   set up the lab and run playbooks/site.yml against it"
 	@echo "make test   ruff, ansible-lint, ansible-test sanity, unit, integration, molecule"
+	@echo "make matrix lint, sanity, unit, API and molecule tests on every supported ansible-core/Python"
 	@echo "other: venv docker images k8s-binaries k8s-up k8s-down lab-up lab-down build clean"
 
 $(VENV)/.stamp: test-requirements.txt requirements.txt
@@ -32,6 +33,10 @@ venv: $(VENV)/.stamp
 
 test: venv
 	scripts/test.sh
+
+# The controller version matrix (ansible-core 2.17 to 2.21, Python 3.11 to 3.13): scripts/matrix.sh
+matrix:
+	scripts/matrix.sh
 
 docker:
 	scripts/docker-engine.sh

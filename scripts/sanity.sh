@@ -31,10 +31,14 @@ trap 'rm -rf "$run_dir"' EXIT
 dest="$run_dir/ansible_collections/nodesec/kubernetes"
 # ansible-test installs each test's pinned tools (pylint, voluptuous, ...) into the Python that
 # runs it, so it gets a virtualenv of its own instead of the project's .venv.
-core_pin="$(grep -E '^ansible-core==' "$repo/test-requirements.txt")"
-if ! "$repo/.build/sanity-venv/bin/pip" freeze 2>/dev/null | grep -qx "$core_pin"; then
-  python3 -m venv "$repo/.build/sanity-venv"
-  "$repo/.build/sanity-venv/bin/pip" install -q "$core_pin"
+# The version matrix (scripts/matrix.sh) chooses another core, controller Python and virtualenv:
+# SANITY_CORE_PIN=ansible-core==2.21.5 SANITY_PYTHON=/path/python3.13 SANITY_VENV=/path/venv.
+core_pin="${SANITY_CORE_PIN:-$(grep -E '^ansible-core==' "$repo/test-requirements.txt")}"
+controller_python="${SANITY_PYTHON:-python3}"
+sanity_venv="${SANITY_VENV:-$repo/.build/sanity-venv}"
+if ! "$sanity_venv/bin/pip" freeze 2>/dev/null | grep -qx "$core_pin"; then
+  "$controller_python" -m venv "$sanity_venv"
+  "$sanity_venv/bin/pip" install -q "$core_pin"
 fi
 mkdir -p "$dest"
 # Tracked and untracked-but-not-ignored files; files deleted in the work tree are skipped.
@@ -44,16 +48,16 @@ git init -q .
 git add -A >/dev/null 2>&1
 # ansible-test fetches a pip bootstrap script from a host that is not reachable here: give it
 # the offline equivalent (ensurepip + pip from PyPI) at every pip version it may ask for.
-pip_version="$(grep -oP "^\s*pip='\K[0-9.]+" "$("$repo/.build/sanity-venv/bin/python" -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')/_internal/python_requirements.py")"
+pip_version="$(grep -oP "^\s*pip='\K[0-9.]+" "$("$sanity_venv/bin/python" -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')/_internal/python_requirements.py")"
 mkdir -p "$HOME/.ansible/test/cache"
 cp "$repo/scripts/ansible_test_get_pip.py" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
-python_version="$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+python_version="$("$sanity_venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 
 # Target Pythons for the module-side code. A candidate counts only if it runs and reports the
 # expected version (pyenv shims on PATH exist for every version but fail for inactive ones).
 # Without ensurepip (a Debian python3.X without python3.X-venv) the import test cannot build its
 # virtualenv, so such an interpreter gets the compile test only.
-supported="$("$repo/.build/sanity-venv/bin/python" -c 'from ansible_test._util.target.common.constants import CONTROLLER_PYTHON_VERSIONS as c, REMOTE_ONLY_PYTHON_VERSIONS as r; print(" ".join(r + c))')"
+supported="$("$sanity_venv/bin/python" -c 'from ansible_test._util.target.common.constants import CONTROLLER_PYTHON_VERSIONS as c, REMOTE_ONLY_PYTHON_VERSIONS as r; print(" ".join(r + c))')"
 probe() { # interpreter -> "X.Y ensurepip|-" on stdout, or nothing when it does not run
   "$1" -c 'import sys
 try:
@@ -82,6 +86,8 @@ declare -a target_args=() compile_only_args=() checked=() missing=()
 # the interpreter it was given: a folder of links to the interpreters found goes first on PATH.
 pybin="$run_dir/bin"
 mkdir -p "$pybin"
+# A chosen controller Python (SANITY_PYTHON) is found there under its python3.X name too.
+if [[ -n "${SANITY_PYTHON:-}" ]]; then ln -sf "$sanity_venv/bin/python" "$pybin/python$python_version"; fi
 add_target() { # X.Y path
   local pip
   ln -sf "$2" "$pybin/python$1"
@@ -129,11 +135,11 @@ summary() {
 summary
 
 rc=0
-PATH="$pybin:$PATH" "$repo/.build/sanity-venv/bin/ansible-test" sanity --requirements --color no \
+PATH="$pybin:$PATH" "$sanity_venv/bin/ansible-test" sanity --requirements --color no \
   --controller "origin:python=$python_version" "${target_args[@]}" "$@" || rc=$?
 # Interpreters without ensurepip get compile alone, unless the tests chosen leave it out.
 if ((${#compile_only_args[@]})) && [[ " $* " != *" --test "* || " $* " == *" compile "* ]]; then
-  PATH="$pybin:$PATH" "$repo/.build/sanity-venv/bin/ansible-test" sanity --color no --test compile \
+  PATH="$pybin:$PATH" "$sanity_venv/bin/ansible-test" sanity --color no --test compile \
     --controller "origin:python=$python_version" "${compile_only_args[@]}" || rc=$?
 fi
 summary
