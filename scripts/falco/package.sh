@@ -48,7 +48,8 @@ for lib in "$pkg"/usr/lib/falco/*.so*; do
   patchelf --force-rpath --set-rpath '$ORIGIN' "$lib"
 done
 # Nothing may resolve outside the bundle but the toolchain's libraries.
-if ldd "$pkg/usr/bin/falco" "$plugin" | awk '$2 == "=>" {print $1, $3}' | grep -Ev "$core" | grep -v "$pkg/usr/lib/falco/"; then
+if ldd "$pkg/usr/bin/falco" "$plugin" | awk '$2 == "=>" {print $1, $3}' | grep -Ev "$core" | grep -Fv "$pkg/usr/bin/../lib/falco/" |
+  grep -Fv "$pkg/usr/share/falco/plugins/../../../lib/falco/"; then
   echo "package.sh: libraries resolved outside /usr/lib/falco (above)" >&2
   exit 1
 fi
