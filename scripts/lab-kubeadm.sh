@@ -127,7 +127,7 @@ restore_sysctls() {
 # nodes' systemd mounts some the host has not (hugetlb, perf_event, net_cls,net_prio): they are
 # made, and removed, from inside the node. One root per node, so the kubelets never see (and
 # never clean up) each other's pods.
-CGROUP_SH='for m in $(findmnt -rn -t cgroup -o TARGET); do'
+CGROUP_SH='for m in $(findmnt -rn -t cgroup,cgroup2 -o TARGET); do'
 
 make_cgroups() { # name hostname
   in_node "$1" sh -c "$CGROUP_SH mkdir -p \$m/$CGROUP_PARENT/$2; done"
@@ -139,7 +139,7 @@ remove_node_cgroups() { # name: leaves first; a cgroup still holding a task stay
 
 remove_cgroups() { # what is left in the hierarchies the host has mounted
   local m dir rc=0
-  for m in $(findmnt -rn -t cgroup -o TARGET); do
+  for m in $(findmnt -rn -t cgroup,cgroup2 -o TARGET); do
     dir="$m/$CGROUP_PARENT"
     [[ -d "$dir" ]] || continue
     find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null || true
@@ -387,7 +387,7 @@ cmd_down() {
     fi
   done
   ip netns list | grep -qw "$NETNS" && ip netns del "$NETNS"
-  remove_cgroups
+  remove_cgroups || true
   restore_sysctls
   rm -rf "$STATE"
   log "kubeadm lab removed"

@@ -25,6 +25,8 @@ case "${1:-up}" in
     step "lab up in $((SECONDS - t0))s; kubeconfig: $repo/.lab/k8s/admin.kubeconfig"
     ;;
   down)
+    # The kubeadm lab too (scripts/lab-kubeadm.sh): it restores the sysctls its kubelets set.
+    scripts/lab-kubeadm.sh down || true
     scripts/lab-nodes.sh down || true
     scripts/k8s-api.sh stop || true
     ;;
