@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Pack a root folder as a one-layer image archive in `docker save` format.
 
 The lab's kubeadm nodes have no registry to pull from: scripts/k8s-images.sh builds each image

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Forward a loopback port of this machine into a lab node's network namespace.
 
 The kubeadm lab's nodes have no address on the host: each sits in its own network namespace

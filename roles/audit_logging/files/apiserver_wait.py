@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Wait on the node for the kube-apiserver static pod the kubelet (re)starts; private to the role.
 
 Run by roles/audit_logging (ansible.builtin.script), prints one JSON object.
