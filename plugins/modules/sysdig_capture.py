@@ -277,21 +277,26 @@ stderr:
 
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig import (
+from ansible_collections.nodesec.kubernetes.plugins.module_utils._module import NodesecModule
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.capture import CaptureParams, SysdigCapture
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.errors import (
     SysdigError,
     SysdigFilterError,
     SysdigNoDriverError,
 )
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig_capture import (
-    DEFAULT_FORMAT,
-    CaptureParams,
-    SysdigCapture,
-)
+
+
+def os_family() -> str:
+    """The node's OS family as in the ansible_facts (Debian, RedHat, ...), for OS-specific hints."""
+    from ansible.module_utils.common.sys_info import get_distribution
+    from ansible.module_utils.facts.system.distribution import Distribution
+
+    distribution = get_distribution() or ""
+    return Distribution.OS_FAMILY.get(distribution, distribution)
 
 
 def main():
-    module = AnsibleModule(
+    module = NodesecModule(
         argument_spec=dict(
             filter=dict(type="str"),
             container_id=dict(type="str"),
@@ -299,14 +304,14 @@ def main():
             namespace=dict(type="str"),
             duration=dict(type="int"),
             max_events=dict(type="int"),
-            format=dict(type="str", default=DEFAULT_FORMAT),
+            format=dict(type="str", default=CaptureParams.format),
             read_file=dict(type="path"),
             write_file=dict(type="path"),
             cri_socket=dict(type="path"),
             snaplen=dict(type="int"),
-            output_limit=dict(type="int", default=4194304),
+            output_limit=dict(type="int", default=CaptureParams.output_limit),
             timeout=dict(type="int"),
-            validate=dict(type="bool", default=True),
+            validate=dict(type="bool", default=CaptureParams.validate),
             executable=dict(type="path"),
             summary_fields=dict(type="list", elements="str", default=[]),
         ),
@@ -318,24 +323,8 @@ def main():
     if not sysdig:
         module.fail_json(msg="sysdig is not installed on this node: run the role nodesec.kubernetes.sysdig first")
 
-    params = CaptureParams(
-        filter=p["filter"],
-        container_id=p["container_id"],
-        pod_name=p["pod_name"],
-        namespace=p["namespace"],
-        duration=p["duration"],
-        max_events=p["max_events"],
-        format=p["format"],
-        read_file=p["read_file"],
-        write_file=p["write_file"],
-        cri_socket=p["cri_socket"],
-        snaplen=p["snaplen"],
-        output_limit=p["output_limit"],
-        timeout=p["timeout"],
-        validate=p["validate"],
-        summary_fields=p["summary_fields"],
-    )
-    service = SysdigCapture(sysdig)
+    params = CaptureParams.from_params(p)
+    service = SysdigCapture(sysdig, os_family=os_family())
     try:
         result = service.run(params, check_mode=module.check_mode)
     except SysdigFilterError as exc:

@@ -1,4 +1,4 @@
-"""Unit tests of plugins/module_utils/sysdig.py.
+"""Unit tests of plugins/module_utils/sysdig/ (command, output, errors, runner).
 
 Pure functions are tested on realistic inputs (the formats from the issue, sysdig's default
 formats, messages sysdig 0.29 prints). Where the host has sysdig, its real output is recorded
@@ -16,7 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from ansible_collections.nodesec.kubernetes.plugins.module_utils import sysdig as sd
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig import command, errors, output
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig import runner as sd_runner
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.capture import CaptureParams
 
 REPO = Path(__file__).resolve().parents[4]
 SCAP_DIR = (REPO / ".." / "shared" / "testdata" / "scap").resolve()
@@ -25,6 +27,11 @@ SYSDIG = shutil.which("sysdig")
 
 needs_sysdig = pytest.mark.skipif(SYSDIG is None, reason="sysdig is not installed (apt-get install -y sysdig)")
 needs_scap = pytest.mark.skipif(not CURL_SCAP.is_file(), reason=f"shared test capture missing: {CURL_SCAP}")
+
+
+def capture_request(filter="", format=None, **params):
+    """build_command's arguments: the options, the built filter and the format (None: sysdig's default)."""
+    return CaptureParams(**params), filter, format
 
 
 def run_sysdig(*args: str) -> subprocess.CompletedProcess:
@@ -61,7 +68,7 @@ def run_sysdig(*args: str) -> subprocess.CompletedProcess:
     ],
 )
 def test_parse_format_fields_and_literals(fmt, keys, literals):
-    parsed = sd.parse_format(fmt)
+    parsed = output.parse_format(fmt)
     assert parsed.keys == keys
     assert list(parsed.literals) == literals
     assert parsed.star == fmt.startswith("*")
@@ -80,8 +87,8 @@ def test_parse_format_fields_and_literals(fmt, keys, literals):
     ],
 )
 def test_parse_format_rejects(fmt, needle):
-    with pytest.raises(sd.SysdigFormatError, match=needle):
-        sd.parse_format(fmt)
+    with pytest.raises(errors.SysdigFormatError, match=needle):
+        output.parse_format(fmt)
 
 
 @pytest.mark.parametrize(
@@ -89,7 +96,7 @@ def test_parse_format_rejects(fmt, needle):
     [("%proc.name", "*%proc.name"), ("*%proc.name", "*%proc.name"), ("* %proc.name", "* %proc.name")],
 )
 def test_ensure_star(fmt, expected):
-    assert sd.ensure_star(fmt) == expected
+    assert output.ensure_star(fmt) == expected
 
 
 # --------------------------------------------------------------------------------------------
@@ -151,7 +158,7 @@ DEFAULT_FMT = "*%evt.num %evt.outputtime %evt.cpu %proc.name (%thread.tid) %evt.
     ],
 )
 def test_parse_line(fmt, line, expected):
-    assert sd.parse_line(line, sd.parse_format(fmt)) == expected
+    assert output.parse_line(line, output.parse_format(fmt)) == expected
 
 
 @pytest.mark.parametrize(
@@ -163,20 +170,20 @@ def test_parse_line(fmt, line, expected):
     ],
 )
 def test_parse_line_rejects_lines_of_another_shape(fmt, line):
-    assert sd.parse_line(line, sd.parse_format(fmt)) is None
+    assert output.parse_line(line, output.parse_format(fmt)) is None
 
 
 def test_parse_output_keeps_unparsed_lines_and_skips_blank():
-    fmt = sd.parse_format("*%proc.name,%evt.type")
+    fmt = output.parse_format("*%proc.name,%evt.type")
     lines = ["curl,open\n", "\n", "a warning without comma\n", "curl,close\n"]
-    result = sd.parse_output(lines, fmt)
+    result = output.parse_output(lines, fmt)
     assert result.events == [{"proc.name": "curl", "evt.type": "open"}, {"proc.name": "curl", "evt.type": "close"}]
     assert result.unparsed == ["a warning without comma"]
 
 
 def test_parse_output_bounds_the_unparsed_sample():
-    fmt = sd.parse_format("*%proc.name,%evt.type")
-    result = sd.parse_output([f"garbage {i}" for i in range(50)], fmt, keep_unparsed=3)
+    fmt = output.parse_format("*%proc.name,%evt.type")
+    result = output.parse_output([f"garbage {i}" for i in range(50)], fmt, keep_unparsed=3)
     assert result.events == []
     assert result.unparsed == ["garbage 0", "garbage 1", "garbage 2"]
     assert result.unparsed_count == 50
@@ -193,7 +200,7 @@ def test_parse_output_bounds_the_unparsed_sample():
     ],
 )
 def test_cut_at_limit(data, limit, kept, truncated):
-    assert sd.cut_at_limit(data, limit) == (kept, truncated)
+    assert sd_runner.cut_at_limit(data, limit) == (kept, truncated)
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,51 +229,51 @@ def test_cut_at_limit(data, limit, kept, truncated):
     ],
 )
 def test_build_filter(kwargs, expected):
-    assert sd.build_filter(**kwargs) == expected
+    assert command.build_filter(**kwargs) == expected
 
 
 @pytest.mark.parametrize(
     ("req", "argv"),
     [
         (
-            sd.CaptureRequest(filter='k8s.pod.name="nginx"', duration=30, format="%evt.time,%user.uid,%proc.name"),
+            capture_request(filter='k8s.pod.name="nginx"', duration=30, format="%evt.time,%user.uid,%proc.name"),
             ["sysdig", "-M", "30", "-p", "*%evt.time,%user.uid,%proc.name", 'k8s.pod.name="nginx"'],
         ),
         (
-            sd.CaptureRequest(filter="proc.name=curl", read_file="/tmp/c.scap", format="*%proc.name", max_events=10),
+            capture_request(filter="proc.name=curl", read_file="/tmp/c.scap", format="*%proc.name", max_events=10),
             ["sysdig", "-r", "/tmp/c.scap", "-n", "10", "-p", "*%proc.name", "proc.name=curl"],
         ),
         (
-            sd.CaptureRequest(duration=5, write_file="/var/tmp/x.scap", format="*%proc.name", snaplen=256),
+            capture_request(duration=5, write_file="/var/tmp/x.scap", format="*%proc.name", snaplen=256),
             ["sysdig", "-M", "5", "-s", "256", "-w", "/var/tmp/x.scap"],
         ),
         (
-            sd.CaptureRequest(duration=5, cri_socket="/run/containerd/containerd.sock"),
+            capture_request(duration=5, cri_socket="/run/containerd/containerd.sock"),
             ["sysdig", "--cri", "/run/containerd/containerd.sock", "-M", "5"],
         ),
     ],
 )
 def test_build_command(req, argv):
-    assert sd.build_command("sysdig", req) == argv
+    assert command.build_command("sysdig", *req) == argv
 
 
 @pytest.mark.parametrize(
     ("req", "needle"),
     [
-        (sd.CaptureRequest(), "needs a bound"),
-        (sd.CaptureRequest(read_file="a", write_file="b"), "mutually exclusive"),
-        (sd.CaptureRequest(duration=5, max_events=-1), "max_events must be a positive"),
-        (sd.CaptureRequest(duration=-3), "needs a bound|duration must be a positive"),
+        (capture_request(), "needs a bound"),
+        (capture_request(read_file="a", write_file="b"), "mutually exclusive"),
+        (capture_request(duration=5, max_events=-1), "max_events must be a positive"),
+        (capture_request(duration=-3), "needs a bound|duration must be a positive"),
     ],
 )
 def test_build_command_rejects(req, needle):
-    with pytest.raises(sd.SysdigError, match=needle):
-        sd.build_command("sysdig", req)
+    with pytest.raises(errors.SysdigError, match=needle):
+        command.build_command("sysdig", *req)
 
 
 def test_shell_join_round_trips_through_a_shell():
     argv = ["printf", "%s\\n", "*%evt.time\t%proc.name", 'k8s.pod.name="it\'s"', "plain"]
-    out = subprocess.run(["sh", "-c", sd.shell_join(argv)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["sh", "-c", command.shell_join(argv)], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == argv[2:]
 
 
@@ -298,8 +305,8 @@ def test_shell_join_round_trips_through_a_shell():
     ],
 )
 def test_parse_filter_error(output, position, field, message):
-    info = sd.parse_filter_error(output)
-    assert info == sd.FilterErrorInfo(message=message, position=position, unknown_field=field)
+    info = errors.parse_filter_error(output)
+    assert info == errors.FilterErrorInfo(message=message, position=position, unknown_field=field)
 
 
 @pytest.mark.parametrize(
@@ -307,13 +314,13 @@ def test_parse_filter_error(output, position, field, message):
     ["Could not initialize reader: error reading from file (1)\n", "can't open file /nope.scap\n", ""],
 )
 def test_parse_filter_error_ignores_other_messages(output):
-    assert sd.parse_filter_error(output) is None
+    assert errors.parse_filter_error(output) is None
 
 
 def test_filter_error_message_points_at_the_field():
     filt = "proc.name=curl and foo.bar=1"
-    info = sd.FilterErrorInfo(message="unrecognized field foo.bar at pos 19", position=19, unknown_field="foo.bar")
-    msg = sd.filter_error_message(filt, info)
+    info = errors.FilterErrorInfo(message="unrecognized field foo.bar at pos 19", position=19, unknown_field="foo.bar")
+    msg = errors.filter_error_message(filt, info)
     assert "position 19" in msg and "'foo.bar'" in msg
     filter_line, caret_line = msg.splitlines()[-2:]
     assert filter_line.strip() == filt
@@ -340,7 +347,7 @@ NO_DRIVER_VENDOR = "error opening device /host/dev/sysdig0. " + _MAKE_SURE
     ],
 )
 def test_detect_no_driver(output, expected):
-    assert sd.detect_no_driver(output) is expected
+    assert errors.detect_no_driver(output) is expected
 
 
 @pytest.mark.parametrize(
@@ -351,7 +358,7 @@ def test_detect_no_driver(output, expected):
     ],
 )
 def test_no_driver_message_names_device_and_driver(output, device, install):
-    msg = sd.no_driver_message(output)
+    msg = errors.no_driver_message(output)
     assert msg.startswith("No Sysdig capture driver is loaded")
     assert device in msg
     assert install in msg
@@ -370,7 +377,7 @@ def test_no_driver_message_names_device_and_driver(output, device, install):
     ],
 )
 def test_parse_format_error(output, expected):
-    assert sd.parse_format_error(output) == expected
+    assert errors.parse_format_error(output) == expected
 
 
 # --------------------------------------------------------------------------------------------
@@ -379,7 +386,7 @@ def test_parse_format_error(output, expected):
 
 
 def test_run_bounded_cuts_an_endless_output_at_the_limit():
-    res = sd.run_bounded(["yes", "0123456789"], output_limit=10_000, timeout=30)
+    res = sd_runner.run_bounded(["yes", "0123456789"], output_limit=10_000, timeout=30)
     assert res.truncated is True
     assert res.timed_out is False
     assert 0 < len(res.stdout) <= 10_000
@@ -388,14 +395,14 @@ def test_run_bounded_cuts_an_endless_output_at_the_limit():
 
 
 def test_run_bounded_stops_at_the_timeout():
-    res = sd.run_bounded(["sleep", "30"], output_limit=1000, timeout=1)
+    res = sd_runner.run_bounded(["sleep", "30"], output_limit=1000, timeout=1)
     assert res.timed_out is True
     assert res.rc != 0
 
 
 def test_run_bounded_keeps_small_output_and_stderr():
     code = "import sys; print('a'); print('b'); sys.stderr.write('warn\\n'); sys.exit(3)"
-    res = sd.run_bounded([sys.executable, "-c", code], output_limit=1000, timeout=30)
+    res = sd_runner.run_bounded([sys.executable, "-c", code], output_limit=1000, timeout=30)
     assert (res.rc, res.stdout, res.stderr, res.truncated, res.timed_out) == (3, b"a\nb\n", b"warn\n", False, False)
 
 
@@ -416,9 +423,9 @@ def test_run_bounded_keeps_small_output_and_stderr():
 def test_live_sysdig_filter_errors_are_parsed(tmp_path, filt, field):
     empty = tmp_path / "empty.scap"
     empty.write_bytes(b"")
-    proc = run_sysdig(*sd.build_validation_command(SYSDIG or "sysdig", filt, None, str(empty))[1:])
+    proc = run_sysdig(*command.build_validation_command(SYSDIG or "sysdig", filt, None, str(empty))[1:])
     assert proc.returncode != 0
-    info = sd.parse_filter_error(proc.stdout + proc.stderr)
+    info = errors.parse_filter_error(proc.stdout + proc.stderr)
     assert info is not None, proc.stderr
     assert info.unknown_field == field
     assert filt[info.position :].startswith(field)
@@ -430,7 +437,7 @@ def test_live_sysdig_syntax_errors_have_a_position(tmp_path, filt):
     empty = tmp_path / "empty.scap"
     empty.write_bytes(b"")
     proc = run_sysdig("-r", str(empty), filt)
-    info = sd.parse_filter_error(proc.stderr)
+    info = errors.parse_filter_error(proc.stderr)
     assert info is not None, proc.stderr
     assert info.unknown_field is None
     # sysdig appends a blank to the filter it compiles, so "end of filter" may be len + 1
@@ -439,13 +446,13 @@ def test_live_sysdig_syntax_errors_have_a_position(tmp_path, filt):
 
 @needs_sysdig
 @pytest.mark.parametrize(
-    "filt", ["proc.name=curl", 'k8s.pod.name="nginx" and k8s.ns.name="default"', sd.build_filter(pod_name='a"b')]
+    "filt", ["proc.name=curl", 'k8s.pod.name="nginx" and k8s.ns.name="default"', command.build_filter(pod_name='a"b')]
 )
 def test_live_sysdig_accepts_valid_filters(tmp_path, filt):
     empty = tmp_path / "empty.scap"
     empty.write_bytes(b"")
     proc = run_sysdig("-r", str(empty), filt)
-    assert sd.parse_filter_error(proc.stderr) is None, proc.stderr
+    assert errors.parse_filter_error(proc.stderr) is None, proc.stderr
 
 
 @needs_sysdig
@@ -453,7 +460,7 @@ def test_live_sysdig_format_error_is_recognised(tmp_path):
     empty = tmp_path / "empty.scap"
     empty.write_bytes(b"")
     proc = run_sysdig("-r", str(empty), "-p", "*%proc.nme", "proc.name=x")
-    assert sd.parse_format_error(proc.stderr) == "invalid formatting token proc.nme"
+    assert errors.parse_format_error(proc.stderr) == "invalid formatting token proc.nme"
 
 
 @needs_sysdig
@@ -463,8 +470,8 @@ def test_live_capture_without_driver_is_recognised():
     proc = run_sysdig("-M", "1", "-n", "5")
     assert proc.returncode != 0
     output = proc.stdout + proc.stderr
-    assert sd.detect_no_driver(output), output
-    assert sd.no_driver_message(output).startswith("No Sysdig capture driver is loaded")
+    assert errors.detect_no_driver(output), output
+    assert errors.no_driver_message(output).startswith("No Sysdig capture driver is loaded")
 
 
 JSON_COMPARABLE = ["evt.num", "evt.type", "evt.dir", "proc.name", "proc.aname[2]", "fd.name", "k8s.pod.name"]
@@ -481,7 +488,7 @@ def test_live_parse_matches_sysdig_json(sep, filt):
     text = run_sysdig(*args)
     as_json = run_sysdig("-j", *args)
     assert text.returncode == 0 and as_json.returncode == 0, text.stderr + as_json.stderr
-    parsed = sd.parse_output(text.stdout.splitlines(), sd.parse_format(fmt))
+    parsed = output.parse_output(text.stdout.splitlines(), output.parse_format(fmt))
     expected = []
     for line in as_json.stdout.splitlines():
         obj = json.loads(line)
@@ -518,10 +525,10 @@ def test_live_parse_matches_sysdig_json(sep, filt):
     ],
 )
 def test_summarize(events, keys, expected):
-    assert sd.summarize(events, keys) == expected
+    assert output.summarize(events, keys) == expected
 
 
 @pytest.mark.parametrize(("supported", "mentioned"), [(False, True), (True, False), (None, False)])
 def test_no_driver_message_on_kernels_without_modules(supported, mentioned):
-    msg = sd.no_driver_message(NO_DRIVER_KMOD_029, kernel_modules_supported=supported)
+    msg = errors.no_driver_message(NO_DRIVER_KMOD_029, kernel_modules_supported=supported)
     assert ("no loadable module support" in msg) is mentioned

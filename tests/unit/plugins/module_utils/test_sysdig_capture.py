@@ -1,4 +1,4 @@
-"""Unit tests of the SysdigCapture service (plugins/module_utils/sysdig_capture.py).
+"""Unit tests of the SysdigCapture service (plugins/module_utils/sysdig/capture.py).
 
 The decision paths (validation fallback, no-driver vs other failures, write_file read-back,
 truncation, check mode) are driven by a scripted runner that answers like sysdig 0.29 does
@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ansible_collections.nodesec.kubernetes.plugins.module_utils import sysdig as sd
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig_capture import CaptureParams, SysdigCapture
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig import errors
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig import runner as sd_runner
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.capture import CaptureParams, SysdigCapture
 
 READER_ERROR = b"Could not initialize reader: error reading from file (1)\n"
 UNKNOWN_FIELD = b"filter error at position %d: filter error: unrecognized field %s at pos 0\n"
@@ -27,10 +28,10 @@ class ScriptedSysdig:
 
     def __init__(self, capture=None, compiles_before_reading=True, on_capture=None):
         self.calls = []
-        self.capture = capture or sd.RunResult(0, b"", b"", False, False)
+        self.capture = capture or sd_runner.RunResult(0, b"", b"", False, False)
         self.compiles_before_reading = compiles_before_reading
         self.on_capture = on_capture
-        self.readback = sd.RunResult(0, b"", b"", False, False)
+        self.readback = sd_runner.RunResult(0, b"", b"", False, False)
 
     def __call__(self, argv, limit, timeout):
         argv = list(argv)
@@ -42,10 +43,10 @@ class ScriptedSysdig:
         ):
             filt = argv[-1] if not argv[-1].startswith("*") and argv[-2] != "-r" else ""
             if self.compiles_before_reading and "nodesec.no_such_field" in filt:
-                return sd.RunResult(1, b"", UNKNOWN_FIELD % (len(filt), b"nodesec.no_such_field"), False, False)
+                return sd_runner.RunResult(1, b"", UNKNOWN_FIELD % (len(filt), b"nodesec.no_such_field"), False, False)
             if self.compiles_before_reading and "proc.nme" in filt:
-                return sd.RunResult(1, b"", UNKNOWN_FIELD % (8, b"proc.nme"), False, False)
-            return sd.RunResult(1, b"", READER_ERROR, False, False)
+                return sd_runner.RunResult(1, b"", UNKNOWN_FIELD % (8, b"proc.nme"), False, False)
+            return sd_runner.RunResult(1, b"", READER_ERROR, False, False)
         if "-w" not in argv and "-r" in argv and self.calls and any("-w" in c[0] for c in self.calls[:-1]):
             return self.readback
         if self.on_capture:
@@ -75,7 +76,7 @@ def test_check_mode_validates_and_runs_no_capture():
 
 
 def test_unknown_field_fails_with_position_and_field():
-    with pytest.raises(sd.SysdigFilterError) as err:
+    with pytest.raises(errors.SysdigFilterError) as err:
         run(ScriptedSysdig(), filter="proc.nme=curl", duration=5)
     assert err.value.unknown_field == "proc.nme"
     assert err.value.position == 0
@@ -89,8 +90,8 @@ def test_sysdig_that_reads_before_compiling_is_not_called_validated():
 
 
 def test_live_capture_without_driver_raises_no_driver():
-    runner = ScriptedSysdig(capture=sd.RunResult(1, b"", NO_DRIVER, False, False))
-    with pytest.raises(sd.SysdigNoDriverError) as err:
+    runner = ScriptedSysdig(capture=sd_runner.RunResult(1, b"", NO_DRIVER, False, False))
+    with pytest.raises(errors.SysdigNoDriverError) as err:
         run(runner, pod_name="nginx", duration=5)
     assert "falcosecurity-scap-dkms" in str(err.value)
     assert err.value.raw == NO_DRIVER.decode()
@@ -99,16 +100,16 @@ def test_live_capture_without_driver_raises_no_driver():
 def test_offline_failure_is_not_reported_as_missing_driver(tmp_path):
     capture = tmp_path / "c.scap"
     capture.write_bytes(b"x")
-    runner = ScriptedSysdig(capture=sd.RunResult(1, b"", NO_DRIVER, False, False))
-    with pytest.raises(sd.SysdigError) as err:
+    runner = ScriptedSysdig(capture=sd_runner.RunResult(1, b"", NO_DRIVER, False, False))
+    with pytest.raises(errors.SysdigError) as err:
         run(runner, read_file=str(capture))
-    assert not isinstance(err.value, sd.SysdigNoDriverError)
+    assert not isinstance(err.value, errors.SysdigNoDriverError)
     assert "sysdig failed" in str(err.value)
 
 
 def test_truncated_capture_is_not_a_failure_and_warns():
     out = b"curl,0\ncurl,0\n"
-    runner = ScriptedSysdig(capture=sd.RunResult(-15, out, b"", True, False))
+    runner = ScriptedSysdig(capture=sd_runner.RunResult(-15, out, b"", True, False))
     service, result = run_service(runner, duration=5, format="*%proc.name,%user.uid", output_limit=20)
     assert result["truncated"] is True and result["event_count"] == 2
     assert any("output_limit (20 bytes)" in w for w in service.warnings)
@@ -118,7 +119,7 @@ def test_truncated_capture_is_not_a_failure_and_warns():
 def test_write_file_is_read_back_with_the_format(tmp_path):
     target = tmp_path / "out.scap"
     runner = ScriptedSysdig(on_capture=lambda argv: target.write_bytes(b"scap"))
-    runner.readback = sd.RunResult(0, b"1|curl\n2|sh\n", b"", False, False)
+    runner.readback = sd_runner.RunResult(0, b"1|curl\n2|sh\n", b"", False, False)
     result = run(runner, duration=5, write_file=str(target), format="*%evt.num|%proc.name")
     assert result["changed"] is True
     assert result["read_command"] == ["/usr/bin/sysdig", "-r", str(target), "-p", "*%evt.num|%proc.name"]
@@ -127,7 +128,7 @@ def test_write_file_is_read_back_with_the_format(tmp_path):
 
 
 def test_summary_fields_must_be_in_the_format():
-    with pytest.raises(sd.SysdigError, match="not fields of the format"):
+    with pytest.raises(errors.SysdigError, match="not fields of the format"):
         run(ScriptedSysdig(), check=True, duration=5, format="*%proc.name", summary_fields=["user.uid"])
 
 
@@ -135,7 +136,7 @@ def test_summary_counts_events(tmp_path):
     capture = tmp_path / "c.scap"
     capture.write_bytes(b"x")
     out = b"0,nginx\n0,nginx\n101,nginx\n"
-    runner = ScriptedSysdig(capture=sd.RunResult(0, out, b"", False, False))
+    runner = ScriptedSysdig(capture=sd_runner.RunResult(0, out, b"", False, False))
     result = run(
         runner, read_file=str(capture), format="*%user.uid,%proc.name", summary_fields=["user.uid", "proc.name"]
     )
@@ -147,6 +148,6 @@ def test_summary_counts_events(tmp_path):
 
 def test_missing_read_file_fails_before_running(tmp_path):
     runner = ScriptedSysdig()
-    with pytest.raises(sd.SysdigError, match="does not exist"):
+    with pytest.raises(errors.SysdigError, match="does not exist"):
         run(runner, read_file=str(tmp_path / "nope.scap"))
     assert all(Path(call[0][2]).name.startswith("nodesec-sysdig-") for call in runner.calls)

@@ -1,9 +1,11 @@
 # Copyright (c) nodesec.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
 """The service behind nodesec.kubernetes.sysdig_capture: validate, capture, parse.
 
-No Ansible imports: the module wires it to AnsibleModule; tests call it directly with a real
+No Ansible imports: the module wires it to NodesecModule; tests call it directly with a real
 sysdig (or any runner with the same signature as ``run_bounded``).
 """
 
@@ -11,31 +13,33 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig import (
-    CaptureRequest,
-    RunResult,
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.command import (
+    build_command,
+    build_filter,
+    build_validation_command,
+    shell_join,
+)
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.errors import (
     SysdigError,
     SysdigFilterError,
     SysdigFormatError,
     SysdigNoDriverError,
-    build_command,
-    build_filter,
-    build_validation_command,
     detect_no_driver,
-    ensure_star,
     filter_error_message,
     no_driver_message,
     parse_filter_error,
-    parse_format,
     parse_format_error,
+)
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.output import (
+    ensure_star,
+    parse_format,
     parse_output,
-    run_bounded,
-    shell_join,
     summarize,
 )
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.runner import RunResult, run_bounded
 
 DEFAULT_FORMAT = "*%evt.time\t%user.uid\t%user.name\t%proc.pid\t%proc.name\t%container.id\t%k8s.pod.name\t%evt.type"
 
@@ -46,8 +50,13 @@ _PROBE_FILTER = "nodesec.no_such_field=1"
 Runner = Callable[[Sequence[str], int, float], RunResult]
 
 
-@dataclass
+@dataclass(frozen=True)
 class CaptureParams:
+    """The options of one capture: the only representation, from the module to the command line.
+
+    The defaults here are the module's defaults (its argument spec reads them).
+    """
+
     filter: Optional[str] = None
     container_id: Optional[str] = None
     pod_name: Optional[str] = None
@@ -63,6 +72,11 @@ class CaptureParams:
     timeout: Optional[int] = None
     validate: bool = True
     summary_fields: Optional[List[str]] = None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> CaptureParams:
+        """From the module's parameters: every field of the same name (the others, e.g. executable, stay out)."""
+        return cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
 
 
 def _text(data: bytes) -> str:
@@ -142,17 +156,7 @@ class SysdigCapture:
             )
         filter_text = build_filter(params.filter, params.container_id, params.pod_name, params.namespace)
         live = not params.read_file
-        request = CaptureRequest(
-            filter=filter_text,
-            duration=params.duration,
-            max_events=params.max_events,
-            format=fmt.raw,
-            read_file=params.read_file,
-            write_file=params.write_file,
-            snaplen=params.snaplen,
-            cri_socket=params.cri_socket,
-        )
-        argv = build_command(self.sysdig, request)
+        argv = build_command(self.sysdig, params, filter_text, fmt.raw)
         validated = self.validate(filter_text, fmt.raw) if params.validate else False
         result: Dict[str, Any] = {
             "changed": bool(params.write_file),
