@@ -319,6 +319,16 @@ write_kubeconfig() {
 
 kubectl_() { "$NODE_BIN/kubectl" --kubeconfig "$KUBECONFIG_OUT" "$@"; }
 
+wait_nodes_ready() { # every node of NODES registered and Ready, one deadline
+  local deadline=$((SECONDS + READY_TIMEOUT)) ready
+  while :; do
+    ready=$(kubectl_ get nodes --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l)
+    ((ready == ${#NODES[@]})) && return 0
+    ((SECONDS < deadline)) || { kubectl_ get nodes >&2 || true; return 1; }
+    sleep 1
+  done
+}
+
 node_up() { # name image hostname address subnet role
   local name=$1 image=$2 host=$3 addr=$4 subnet=$5 role=$6 st
   st=$(state_of "$name")
@@ -370,7 +380,7 @@ cmd_up() {
     step "$host: kubeadm join" in_node "$name" kubeadm join --config /etc/kubernetes/kubeadm-join.yaml \
       >"$STATE/kubeadm-join-$host.log" 2>&1 || { tail -n 40 "$STATE/kubeadm-join-$host.log" >&2; die "kubeadm join failed"; }
   done
-  step "nodes Ready" kubectl_ wait --for=condition=Ready node --all --timeout="${READY_TIMEOUT}s" >/dev/null
+  step "nodes Ready" wait_nodes_ready
   log "kubeadm lab up in $((SECONDS - start))s; kubeconfig: $KUBECONFIG_OUT (API https://127.0.0.1:$PORT)"
 }
 
