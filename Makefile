@@ -77,6 +77,9 @@ lab-down:
 demo: lab-up
 	ansible-playbook -i inventories/lab playbooks/site.yml
 
+demo-kubeadm: venv
+	scripts/lab-demo.sh
+
 build: venv
 	mkdir -p .build/dist
 	ansible-galaxy collection build --force --output-path .build/dist .
