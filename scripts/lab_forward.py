@@ -118,7 +118,7 @@ def main(argv: list[str]) -> int:
             handle.write(f"{os.getpid()}\n")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:
-        client, _ = listener.accept()
+        client, _peer = listener.accept()
         threading.Thread(target=serve, args=(client, target), daemon=True).start()
 
 

@@ -29,7 +29,7 @@ CONTAINER = "kube-apiserver"
 
 
 def crictl(binary, *args):
-    out = subprocess.run([binary, *args, "-o", "json"], capture_output=True, timeout=10)
+    out = subprocess.run([binary, *args, "-o", "json"], capture_output=True, timeout=10, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{binary} {' '.join(args)}: {out.stderr.decode(errors='replace').strip()}")
     return json.loads(out.stdout or b"{}")
@@ -52,7 +52,7 @@ def running(binary):
     for uid, sandbox, state in apiserver_pods(binary):
         if state != "SANDBOX_READY":
             continue
-        for cid, cstate, _ in containers(binary, sandbox):
+        for cid, cstate, _attempt in containers(binary, sandbox):
             if cstate == "CONTAINER_RUNNING":
                 return uid, cid
     return None, None
@@ -61,8 +61,8 @@ def running(binary):
 def readyz(url, cacert, server_name, cert, key, timeout):
     """HTTP status of GET url (TLS verified with cacert, name checked against server_name)."""
     rest = url.split("://", 1)[1]
-    hostport, _, path = rest.partition("/")
-    host, _, port = hostport.rpartition(":")
+    hostport, _sep, path = rest.partition("/")
+    host, _sep, port = hostport.rpartition(":")
     ctx = ssl.create_default_context(cafile=cacert)
     if cert:
         ctx.load_cert_chain(cert, key or None)
@@ -93,7 +93,7 @@ def wait(args):
         pods = apiserver_pods(args.crictl)
         new = [p for p in pods if p[0] != args.not_uid]
         if new:
-            uid, sandbox, _ = new[0]
+            uid, sandbox, _state = new[0]
             conts = containers(args.crictl, sandbox)
             exited = [c for c in conts if c[1] == "CONTAINER_EXITED"]
             run = [c for c in conts if c[1] == "CONTAINER_RUNNING"]
