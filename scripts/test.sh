@@ -79,7 +79,6 @@ prepare_infra() {
   scripts/k8s-binaries.sh >/dev/null || return 1
   K8S_NODE=1 scripts/k8s-binaries.sh >/dev/null && scripts/k8s-images.sh >/dev/null || return 1
   scripts/helm-binary.sh >/dev/null || return 1
-  scripts/falco-build.sh >/dev/null || return 1
   echo "prepared in $((SECONDS - s))s"
 }
 
