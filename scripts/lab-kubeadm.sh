@@ -305,7 +305,7 @@ ensure_forward() {
   local pidfile="$STATE/forward.pid"
   if [[ -s "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then return 0; fi
   setsid python3 "$HERE/lab_forward.py" --listen "127.0.0.1:$PORT" --container "$CP" \
-    --target 127.0.0.1:6443 --pidfile "$pidfile" >>"$STATE/forward.log" 2>&1 </dev/null &
+    --target 127.0.0.1:6443 --pidfile "$pidfile" >>"$STATE/forward.log" 2>&1 </dev/null 8>&- &
   local deadline=$((SECONDS + 10))
   until [[ -s "$pidfile" ]]; do ((SECONDS < deadline)) || die "the API forward did not start ($STATE/forward.log)"; sleep 0.2; done
 }
