@@ -36,7 +36,7 @@ dest="$run_dir/ansible_collections/nodesec/kubernetes"
 core_pin="${SANITY_CORE_PIN:-$(grep -E '^ansible-core==' "$repo/test-requirements.txt")}"
 controller_python="${SANITY_PYTHON:-python3}"
 sanity_venv="${SANITY_VENV:-$repo/.build/sanity-venv}"
-if ! "$sanity_venv/bin/pip" freeze 2>/dev/null | grep -qx "$core_pin"; then
+if ! "$sanity_venv/bin/pip" freeze 2>/dev/null | grep -x "$core_pin" >/dev/null; then
   "$controller_python" -m venv "$sanity_venv"
   "$sanity_venv/bin/pip" install -q "$core_pin"
 fi
