@@ -32,24 +32,9 @@ from ansible_collections.nodesec.kubernetes.plugins.module_utils import pod_comp
 STATELESS = "stateless"
 IMMUTABLE = "immutable"
 
-# Pod Security Standards, baseline "Capabilities": the only capabilities that may be added.
-BASELINE_CAPABILITIES: FrozenSet[str] = frozenset(
-    (
-        "AUDIT_WRITE",
-        "CHOWN",
-        "DAC_OVERRIDE",
-        "FOWNER",
-        "FSETID",
-        "KILL",
-        "MKNOD",
-        "NET_BIND_SERVICE",
-        "SETFCAP",
-        "SETGID",
-        "SETPCAP",
-        "SETUID",
-        "SYS_CHROOT",
-    )
-)
+# Pod Security Standards, baseline "Capabilities": the only capabilities that may be added
+# (one table: the PodSecurity-exact one).
+BASELINE_CAPABILITIES: FrozenSet[str] = pss.BASELINE_CAPABILITIES
 # Pod Security Standards, restricted "Capabilities": drop ALL, add at most NET_BIND_SERVICE.
 RESTRICTED_CAPABILITIES: FrozenSet[str] = frozenset(("NET_BIND_SERVICE",))
 
