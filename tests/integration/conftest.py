@@ -112,3 +112,26 @@ def k8s_namespace(k8s_client: client.ApiClient, request: pytest.FixtureRequest) 
             except ApiException as exc:
                 if exc.status != 404:
                     raise
+
+
+@pytest.fixture(scope="session")
+def built_collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """scripts/build-check.sh once per session into a fresh folder: dist/ (the archive) and
+    collections/ (the archive installed with kubernetes.core, offline, into an empty path)."""
+    import sys
+
+    work = tmp_path_factory.mktemp("built-collection")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["BUILD_CHECK_DIR"] = str(work)
+    proc = subprocess.run(
+        ["bash", str(REPO / "scripts" / "build-check.sh")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return work

@@ -15,7 +15,6 @@ does without one is tested instead:
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -31,23 +30,9 @@ BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """scripts/build-check.sh into a fresh folder: dist/ (the archive) and collections/."""
-    work = tmp_path_factory.mktemp("ee")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    env["BUILD_CHECK_DIR"] = str(work)
-    proc = subprocess.run(
-        ["bash", str(REPO / "scripts" / "build-check.sh")],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return work
+def built(built_collection: Path) -> Path:
+    """The built archive and its installed copy (the session-wide build-check run)."""
+    return built_collection
 
 
 def _core_pin() -> str:
