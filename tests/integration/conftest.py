@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -118,8 +119,6 @@ def k8s_namespace(k8s_client: client.ApiClient, request: pytest.FixtureRequest) 
 def built_collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """scripts/build-check.sh once per session into a fresh folder: dist/ (the archive) and
     collections/ (the archive installed with kubernetes.core, offline, into an empty path)."""
-    import sys
-
     work = tmp_path_factory.mktemp("built-collection")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
