@@ -577,7 +577,7 @@ def test_playbook_on_lab_sample_workloads(k8s_kubeconfig: str, core: client.Core
             }
         )
     )
-    seed = ("playbooks/lab_seed.yml", inventory, "-e", f"lab_seed_kubeconfig={k8s_kubeconfig}")
+    seed = ("scripts/lab/lab_seed.yml", inventory, "-e", f"lab_seed_kubeconfig={k8s_kubeconfig}")
     run_playbook(*seed)
     reports = tmp_path / "reports"
     common = (
