@@ -374,14 +374,19 @@ def _check_host_path_node_access(pod: Mapping[str, Any], containers: Sequence[Co
             )
 
 
-def _check_selinux_unconfined(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+def _selinux_places(pod: Mapping[str, Any], containers: Sequence[Container]) -> List[Tuple[str, Any]]:
+    """Where seLinuxOptions can be set: the pod's securityContext, then each container's."""
     pod_sc = (pod.get("spec") or {}).get("securityContext") or {}
     places: List[Tuple[str, Any]] = [("pod: spec.securityContext", pod_sc.get("seLinuxOptions"))]
     for c in containers:
         places.append(
             (f"{c.label}: {c.path}.securityContext", (c.spec.get("securityContext") or {}).get("seLinuxOptions"))
         )
-    for where, opts in places:
+    return places
+
+
+def _check_selinux_unconfined(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
+    for where, opts in _selinux_places(pod, containers):
         if isinstance(opts, Mapping) and opts.get("type") in UNCONFINED_SELINUX_TYPES:
             yield f"{where}.seLinuxOptions.type is {opts.get('type')} (an SELinux type that does not confine)"
 
@@ -448,13 +453,7 @@ def _check_apparmor_unconfined(pod: Mapping[str, Any], containers: Sequence[Cont
 
 
 def _check_selinux(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
-    pod_sc = (pod.get("spec") or {}).get("securityContext") or {}
-    places: List[Tuple[str, Any]] = [("pod: spec.securityContext", pod_sc.get("seLinuxOptions"))]
-    for c in containers:
-        places.append(
-            (f"{c.label}: {c.path}.securityContext", (c.spec.get("securityContext") or {}).get("seLinuxOptions"))
-        )
-    for where, opts in places:
+    for where, opts in _selinux_places(pod, containers):
         if not isinstance(opts, Mapping):
             continue
         if opts.get("type", "") not in ALLOWED_SELINUX_TYPES:
