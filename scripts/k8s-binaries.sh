@@ -122,56 +122,34 @@ if ((missing_k8s)); then
   done
 fi
 
+# One Go program built through a throwaway wrapper module that requires its module at the pinned
+# version (how etcd and crictl are built):
+#   go_wrapper_build <work dir> <wrapper name> <module> <version> <package> <output> [extra ldflags]
+go_wrapper_build() {
+  local work=$1 name=$2 module=$3 version=$4 pkg=$5 out=$6 ldflags="-s -w${7:+ $7}"
+  mkdir -p "$work"
+  printf 'module nodesec.local/%s\n\ngo 1.24\n\nrequire %s %s\n' "$name" "$module" "$version" >"$work/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$work/tools.go"
+  if ! (cd "$work" && go mod tidy -e >/dev/null 2>"$work/tidy.log"); then cat "$work/tidy.log" >&2; exit 1; fi
+  (cd "$work" && go build -ldflags "$ldflags" -o "$out.tmp" "$pkg")
+  mv "$out.tmp" "$out"
+}
+
 # --- etcd ----------------------------------------------------------------------------------
 if ((WANT_ETCD)) && [[ ! -x "$BIN/etcd" ]]; then
-  ework="$CACHE/build/etcd-v${ETCD_VERSION}"
-  mkdir -p "$ework"
-  cat >"$ework/go.mod" <<GOMOD
-module nodesec.local/etcdbuild
-
-go 1.24
-
-require go.etcd.io/etcd/server/v3 v${ETCD_VERSION}
-GOMOD
-  cat >"$ework/tools.go" <<'GO'
-//go:build tools
-
-package tools
-
-import _ "go.etcd.io/etcd/server/v3"
-GO
   log "building etcd v${ETCD_VERSION}"
   start=$SECONDS
-  if ! (cd "$ework" && go mod tidy -e >/dev/null 2>"$ework/tidy.log"); then cat "$ework/tidy.log" >&2; exit 1; fi
-  (cd "$ework" && go build -ldflags "-s -w" -o "$BIN/etcd.tmp" go.etcd.io/etcd/server/v3)
-  mv "$BIN/etcd.tmp" "$BIN/etcd"
+  go_wrapper_build "$CACHE/build/etcd-v${ETCD_VERSION}" etcdbuild go.etcd.io/etcd/server/v3 "v${ETCD_VERSION}" \
+    go.etcd.io/etcd/server/v3 "$BIN/etcd"
   log "built etcd in $((SECONDS - start))s"
 fi
 
 # --- crictl (sigs.k8s.io/cri-tools) ----------------------------------------------------------
 if ((WANT_CRICTL)) && ! have_crictl; then
-  cwork="$CACHE/build/cri-tools-v${CRICTL_VERSION}"
-  mkdir -p "$cwork"
-  cat >"$cwork/go.mod" <<GOMOD
-module nodesec.local/critoolsbuild
-
-go 1.24
-
-require sigs.k8s.io/cri-tools v${CRICTL_VERSION}
-GOMOD
-  cat >"$cwork/tools.go" <<'GO'
-//go:build tools
-
-package tools
-
-import _ "sigs.k8s.io/cri-tools/cmd/crictl"
-GO
   log "building crictl v${CRICTL_VERSION}"
   start=$SECONDS
-  if ! (cd "$cwork" && go mod tidy -e >/dev/null 2>"$cwork/tidy.log"); then cat "$cwork/tidy.log" >&2; exit 1; fi
-  (cd "$cwork" && go build -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=v${CRICTL_VERSION}" \
-    -o "$BIN/crictl.tmp" sigs.k8s.io/cri-tools/cmd/crictl)
-  mv "$BIN/crictl.tmp" "$BIN/crictl"
+  go_wrapper_build "$CACHE/build/cri-tools-v${CRICTL_VERSION}" critoolsbuild sigs.k8s.io/cri-tools "v${CRICTL_VERSION}" \
+    sigs.k8s.io/cri-tools/cmd/crictl "$BIN/crictl" "-X sigs.k8s.io/cri-tools/pkg/version.Version=v${CRICTL_VERSION}"
   echo "v${CRICTL_VERSION}" >"$BIN/crictl.version"
   log "built crictl in $((SECONDS - start))s"
 fi
