@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.nodesec.kubernetes.plugins.module_utils._errors import InvalidRequestError
 from ansible_collections.nodesec.kubernetes.plugins.module_utils._module import NodesecModule, version_at_least
+from ansible_collections.nodesec.kubernetes.tests.unit.module_args import patch_module_args
 
 
 def make_module() -> NodesecModule:

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.nodesec.kubernetes.plugins.modules import falco_rules_check
+from ansible_collections.nodesec.kubernetes.tests.unit.module_args import patch_module_args
 
 UPSTREAM = Path(__file__).resolve().parents[4].parent / "shared" / "testdata" / "falco" / "falco_rules.yaml"
 
