@@ -1,6 +1,8 @@
 # Copyright (c) nodesec.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
 """Validation of a Kubernetes API audit policy (audit.k8s.io/v1 ``Policy``), without Ansible.
 
 :func:`validate_policy` returns ``(errors, warnings)``. Errors are what kube-apiserver would
