@@ -121,28 +121,38 @@ def run(tmp_path: Path, *cli: str) -> tuple:
     return json.loads(out.read_text()), json.loads(Path(f"{out}.play").read_text())
 
 
-def test_without_check_flag(tmp_path):
-    main, play = run(tmp_path)
-    assert main == {
-        "plain": False,
-        "block": True,
-        "forced_off": False,
-        "diff": False,
-        "ansible_check_mode": False,
-        "roles": {"include_role": True, "import_role": True, "include_role_plain": False},
-    }
-    # The case the two-task probe existed for: ansible_check_mode misses play-level check mode.
-    assert play == {"play": True, "ansible_check_mode": False}
+# (ansible-playbook options, what the first play records, what the check_mode-true play records)
+CASES = {
+    "without --check": (
+        (),
+        {
+            "plain": False,
+            "block": True,
+            "forced_off": False,
+            "diff": False,
+            "ansible_check_mode": False,
+            "roles": {"include_role": True, "import_role": True, "include_role_plain": False},
+        },
+        # The case the two-task probe existed for: ansible_check_mode misses play-level check mode.
+        {"play": True, "ansible_check_mode": False},
+    ),
+    "with --check --diff": (
+        ("--check", "--diff"),
+        {
+            "plain": True,
+            "block": True,
+            "forced_off": False,
+            "diff": True,
+            "ansible_check_mode": True,
+            "roles": {"include_role": True, "import_role": True, "include_role_plain": True},
+        },
+        {"play": True, "ansible_check_mode": True},
+    ),
+}
 
 
-def test_with_check_and_diff_flags(tmp_path):
-    main, play = run(tmp_path, "--check", "--diff")
-    assert main == {
-        "plain": True,
-        "block": True,
-        "forced_off": False,
-        "diff": True,
-        "ansible_check_mode": True,
-        "roles": {"include_role": True, "import_role": True, "include_role_plain": True},
-    }
-    assert play == {"play": True, "ansible_check_mode": True}
+@pytest.mark.parametrize(("cli", "expected_main", "expected_play"), list(CASES.values()), ids=list(CASES))
+def test_run_mode_sees_the_effective_check_mode(tmp_path, cli, expected_main, expected_play):
+    main, play = run(tmp_path, *cli)
+    assert main == expected_main
+    assert play == expected_play
