@@ -33,13 +33,12 @@ from typing import Any, Dict, List, Tuple
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / ".build" / "collections"))
 
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.k8s_client import (  # noqa: E402
-    K8sClient,
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.k8s.client import (  # noqa: E402
+    PodApi,
     build_configuration,
 )
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance_service import (  # noqa: E402
-    DeleteOptions,
-    ScanOptions,
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.args import DeleteOptions, ScanOptions  # noqa: E402
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.service import (  # noqa: E402
     delete_offenders,
     scan,
 )
@@ -146,7 +145,7 @@ def delete_namespace(core: client.CoreV1Api, ns: str, wait: bool = True) -> None
 
 def measure(kind: str, kubeconfig: str, ns: str) -> Dict[str, Any]:
     cfg = build_configuration({"kubeconfig": kubeconfig})
-    k8s = K8sClient(cfg)
+    k8s = PodApi(cfg)
     api = client.CoreV1Api(k8s.api_client)
     base = rss_kib()
     cpu0, start = time.process_time(), time.perf_counter()
@@ -265,7 +264,7 @@ def start_latency_proxy(target: str, rtt_ms: float) -> Tuple[subprocess.Popen, i
 
 def version_latency_ms(cfg: Any, samples: int = 30) -> float:
     """Median wall time of GET /version on a kept-alive connection: the API's round trip."""
-    k8s = K8sClient(cfg, pool_size=1)
+    k8s = PodApi(cfg, pool_size=1)
     api = client.VersionApi(k8s.api_client)
     times = []
     for _sample in range(samples + 1):
@@ -314,7 +313,7 @@ def bench_delete(
                 create_namespace(core, ns)
                 try:
                     create_pods(core, ns, n, every=1)  # every pod offends
-                    k8s = K8sClient(configuration(host), pool_size=workers)
+                    k8s = PodApi(configuration(host), pool_size=workers)
                     report = scan(k8s, ScanOptions(namespaces=[ns])).report
                     assert len(report.findings) == n
                     time.sleep(1)  # let the watchers of the creations settle

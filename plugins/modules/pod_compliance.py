@@ -153,100 +153,33 @@ diff:
   sample: {before: {pods: [shop/debug]}, after: {pods: []}}
 """
 
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.k8s_client import (
-    AUTH_ARG_SPEC,
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
-    K8sClient,
-    K8sError,
-)
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance import UnknownCheckError
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance_service import (
+from ansible_collections.nodesec.kubernetes.plugins.module_utils._module import NodesecModule
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.k8s.args import argspec
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.k8s.client import PodApi
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.args import (
     DELETE_ARG_SPEC,
     SCAN_ARG_SPEC,
-    DeletionFailedError,
-    TooManyDeletionsError,
-    delete_offenders,
-    delete_options,
-    deletion_diff,
-    scan,
-    scan_options,
-    write_reports,
+    DeleteOptions,
+    ReportFiles,
+    ScanOptions,
 )
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.service import PodComplianceService
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            **AUTH_ARG_SPEC,
-            **SCAN_ARG_SPEC,
-            **DELETE_ARG_SPEC,
-            "all_namespaces": {"type": "bool", "default": False},
-        },
-        supports_check_mode=True,
-    )
-    if not HAS_KUBERNETES:
-        module.fail_json(
-            msg=missing_required_lib("kubernetes"),
-            exception="".join(traceback.format_exception_only(type(KUBERNETES_IMPORT_ERROR), KUBERNETES_IMPORT_ERROR)),
-        )
-    check = module.check_mode
-    if not module.params["namespaces"] and not module.params["all_namespaces"]:
-        module.fail_json(
-            msg="namespaces is empty: pod_compliance would delete offending pods in every namespace but "
-            "exclude_namespaces. Name the namespaces (namespaces: [shop]) or set all_namespaces: true"
-        )
-    try:
-        options = scan_options(module.params)
-        deletion = delete_options(module.params, check)
-        client = K8sClient.from_params(
-            module.params, request_timeout=module.params["request_timeout"], pool_size=deletion.parallelism
-        )
-        try:
-            result = scan(client, options)
-            report = result.report
-            try:
-                warnings = delete_offenders(client, report, deletion)
-            except DeletionFailedError as exc:
-                write_reports(exc.report, module.params, check)
-                failed_deleted = _refs(exc.report, "would_delete" if check else "deleted")
-                module.fail_json(
-                    msg=str(exc),
-                    changed=bool(failed_deleted),  # the pods deleted before the failure are gone
-                    errors=exc.errors,
-                    pods=exc.report.pods(),
-                    deleted=failed_deleted,
-                    summary=exc.report.summary(),
-                )
-        finally:
-            client.close()
-        files = write_reports(report, module.params, check)
-    except TooManyDeletionsError as exc:
-        module.fail_json(msg=str(exc), would_delete=exc.count, max_deletions=exc.limit)
-    except (K8sError, UnknownCheckError, ValueError, OSError) as exc:
-        module.fail_json(msg=str(exc))
-
-    for warning in result.warnings + warnings:
+    module = NodesecModule(argument_spec=argspec(SCAN_ARG_SPEC, DELETE_ARG_SPEC), supports_check_mode=True)
+    module.requires("kubernetes", minimum="24.2.0")
+    with module.expected_errors():
+        deletion = DeleteOptions.from_params(module.params, module.check_mode)
+        options = ScanOptions.from_params(module.params)
+        timeout, pool = module.params["request_timeout"], deletion.parallelism
+        with PodApi.from_params(module.params, request_timeout=timeout, pool_size=pool) as client:
+            result = PodComplianceService(client).delete(options, deletion, ReportFiles.from_params(module.params))
+    if result.error is not None:
+        module.fail_json(**result.as_failure())
+    for warning in result.warnings:
         module.warn(warning)
-    deleted = _refs(report, "would_delete" if check else "deleted")
-    out = {
-        "changed": bool(deleted),
-        "pods": report.pods(),
-        "deleted": deleted,
-        "already_gone": _refs(report, "already_gone"),
-        "summary": report.summary(),
-        "report_files": files,
-    }
-    if module._diff:
-        out["diff"] = deletion_diff(report, check)
-    module.exit_json(**out)
-
-
-def _refs(report, action: str) -> list:
-    return sorted(f.ref for f in report.findings if f.action == action)
+    module.exit_json(**result.as_dict(diff=module._diff))
 
 
 if __name__ == "__main__":

@@ -129,45 +129,29 @@ report_files:
   sample: {report_path: /home/me/reports/pod-compliance.json}
 """
 
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.k8s_client import (
-    AUTH_ARG_SPEC,
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
-    K8sClient,
-    K8sError,
-)
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance import UnknownCheckError
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance_service import (
+from ansible_collections.nodesec.kubernetes.plugins.module_utils._module import NodesecModule
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.k8s.args import argspec
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.k8s.client import PodApi
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.args import (
     SCAN_ARG_SPEC,
-    scan,
-    scan_options,
-    write_reports,
+    ReportFiles,
+    ScanOptions,
 )
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.service import PodComplianceService
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec={**AUTH_ARG_SPEC, **SCAN_ARG_SPEC}, supports_check_mode=True)
-    if not HAS_KUBERNETES:
-        module.fail_json(
-            msg=missing_required_lib("kubernetes"),
-            exception="".join(traceback.format_exception_only(type(KUBERNETES_IMPORT_ERROR), KUBERNETES_IMPORT_ERROR)),
-        )
-    try:
-        options = scan_options(module.params)
-        client = K8sClient.from_params(module.params, request_timeout=module.params["request_timeout"])
-        try:
-            result = scan(client, options)
-        finally:
-            client.close()
-        files = write_reports(result.report, module.params, module.check_mode)
-    except (K8sError, UnknownCheckError, ValueError, OSError) as exc:
-        module.fail_json(msg=str(exc))
+    module = NodesecModule(argument_spec=argspec(SCAN_ARG_SPEC), supports_check_mode=True)
+    module.requires("kubernetes", minimum="24.2.0")
+    with module.expected_errors():
+        options = ScanOptions.from_params(module.params)
+        with PodApi.from_params(module.params, request_timeout=module.params["request_timeout"]) as client:
+            result = PodComplianceService(client).report(
+                options, ReportFiles.from_params(module.params), module.check_mode
+            )
     for warning in result.warnings:
         module.warn(warning)
-    module.exit_json(changed=False, pods=result.report.pods(), summary=result.report.summary(), report_files=files)
+    module.exit_json(**result.as_dict())
 
 
 if __name__ == "__main__":

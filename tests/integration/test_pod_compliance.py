@@ -21,10 +21,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 import ansible_adhoc
 import pytest
 import yaml
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.k8s_client import K8sClient, build_configuration
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance_service import (
-    DeleteOptions,
-    ScanOptions,
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.k8s.client import PodApi, build_configuration
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.args import DeleteOptions, ScanOptions
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.service import (
     delete_offenders,
     scan,
 )
@@ -406,7 +405,7 @@ def test_pod_gone_or_replaced_between_list_and_delete(
     ns = k8s_namespace
     for name in ("gone", "replaced", "victim"):
         core.create_namespaced_pod(ns, privileged(name, "x"))
-    k8s = K8sClient(build_configuration({"kubeconfig": k8s_kubeconfig}))
+    k8s = PodApi(build_configuration({"kubeconfig": k8s_kubeconfig}))
     try:
         result = scan(k8s, ScanOptions(namespaces=[ns]))
         assert sorted(f.name for f in result.report.findings) == ["gone", "replaced", "victim"]

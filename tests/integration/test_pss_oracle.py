@@ -22,8 +22,8 @@ from typing import Any, Dict, List
 
 import pss_corpus
 import pytest
-from ansible_collections.nodesec.kubernetes.plugins.module_utils import pod_compliance_pss as pss
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance import build_policy, evaluate
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance import pss
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.rules import build_policy, evaluate
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,8 @@ import json
 import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.k8s_client import (
-    AUTH_ARG_SPEC,
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.k8s.args import AUTH_ARG_SPEC
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.k8s.client import (
     K8sConfigError,
     api_error_text,
     build_configuration,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance import (
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.rules import (
     PROFILES,
     RULES,
     UnknownCheckError,

@@ -1,8 +1,8 @@
-"""scan and delete_offenders through the real K8sClient over a fake CoreV1Api (a stand-in).
+"""scan and delete_offenders through the real PodApi over a fake CoreV1Api (a stand-in).
 
 The stand-in answers as the API server does (paged lists with continue tokens; 404 for a pod
 already gone; 409 with a precondition message for a pod recreated under the same name; 500
-for a failure), so the status handling of K8sClient and the bookkeeping of the service are
+for a failure), so the status handling of PodApi and the bookkeeping of the service are
 tested without a server. The real API is in tests/integration/test_pod_compliance*.py.
 """
 
@@ -13,11 +13,18 @@ import threading
 from typing import Any, Dict, List, Optional
 
 import pytest
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.k8s_client import K8sClient
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance_service import (
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.k8s.client import K8sApiError, PodApi
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.args import (
+    DELETE_ARG_SPEC,
+    SCAN_ARG_SPEC,
     DeleteOptions,
-    DeletionFailedError,
+    OptionError,
+    ReportFiles,
     ScanOptions,
+)
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.service import (
+    DeletionFailedError,
+    PodComplianceService,
     TooManyDeletionsError,
     delete_offenders,
     scan,
@@ -48,8 +55,11 @@ class FakeCore:
         self.answers = answers or {}
         self.deletes: List[Dict[str, Any]] = []
         self.lock = threading.Lock()
+        self.list_status: Optional[int] = None
 
     def list_namespaced_pod(self, namespace: str, limit: int = 500, _continue: Optional[str] = None, **_kw: Any):
+        if self.list_status:
+            raise _api_error(self.list_status, "etcdserver: leader changed")
         items = [p for ref, p in sorted(self.pods.items()) if ref.startswith(namespace + "/")]
         start = int(_continue or 0)
         page = items[start : start + limit]
@@ -65,6 +75,8 @@ class FakeCore:
             raise _api_error(404, f'pods "{name}" not found')
         if status == 409:
             raise _api_error(409, f"Precondition failed: UID in precondition: {body['preconditions']['uid']}")
+        if status == 403:
+            raise _api_error(403, f'pods "{name}" is forbidden')
         if status:
             raise _api_error(status, "etcdserver: request timed out")
         if not body.get("dryRun"):
@@ -81,7 +93,7 @@ def pod(name: str, privileged: bool = True, ns: str = "shop") -> Dict[str, Any]:
 
 
 def make(pods: List[Dict[str, Any]], answers: Optional[Dict[str, int]] = None):
-    cl = K8sClient(k8s.Configuration(host="https://fake.invalid"))
+    cl = PodApi(k8s.Configuration(host="https://fake.invalid"))
     cl.core = FakeCore(pods, answers)  # type: ignore[assignment]
     return cl, cl.core
 
@@ -129,3 +141,133 @@ def test_partial_failure_stops_and_reports_exactly_what_was_deleted():
     deleted = {f.ref for f in caught.value.report.findings if f.action == "deleted"}
     assert deleted == {f"shop/p{i:02d}" for i in range(5)}  # sequential: the ones before the failure
     assert set(core.pods) == {f"shop/p{i:02d}" for i in range(5, 20)}  # the rest were left alone
+
+
+# -- The service as the modules run it: PodComplianceService(client).delete / .report ---------
+
+
+def params(**overrides):
+    base = {k: v.get("default") for k, v in {**SCAN_ARG_SPEC, **DELETE_ARG_SPEC}.items()}
+    base.update({"namespaces": ["shop"], **overrides})
+    return base
+
+
+def run_delete(cl, tmp_path=None, check_mode=False, **overrides):
+    p = params(**overrides)
+    if tmp_path is not None:
+        p["report_path"] = str(tmp_path / "report.json")
+    service = PodComplianceService(cl)
+    return service.delete(
+        ScanOptions.from_params(p), DeleteOptions.from_params(p, check_mode), ReportFiles.from_params(p)
+    )
+
+
+def test_service_delete_result_lists_deleted_and_already_gone(tmp_path):
+    cl, core = make([pod("a"), pod("b"), pod("c"), pod("ok", privileged=False)], {"shop/b": 404, "shop/c": 409})
+    result = run_delete(cl, tmp_path)
+    out = result.as_dict(diff=True)
+    assert result.error is None
+    assert out["changed"] is True and out["deleted"] == ["shop/a"] and out["already_gone"] == ["shop/b", "shop/c"]
+    assert out["summary"]["scanned"] == 4 and out["summary"]["by_action"] == {"already_gone": 2, "deleted": 1}
+    assert out["diff"] == {"before": {"pods": ["shop/a"]}, "after": {"pods": []}}
+    on_disk = json.loads((tmp_path / "report.json").read_text())
+    assert on_disk["summary"] == out["summary"]
+    assert out["report_files"] == {"report_path": str(tmp_path / "report.json")}
+    assert set(core.pods) == {"shop/b", "shop/c", "shop/ok"}
+
+
+def test_service_delete_nothing_to_delete_is_unchanged():
+    cl, core = make([pod("ok", privileged=False)])
+    out = run_delete(cl).as_dict()
+    assert out["changed"] is False and out["deleted"] == [] and core.deletes == []
+
+
+def test_service_check_mode_sends_dry_runs_writes_no_file_and_reports_would_delete(tmp_path):
+    cl, core = make([pod("a"), pod("b")])
+    result = run_delete(cl, tmp_path, check_mode=True)
+    out = result.as_dict(diff=True)
+    assert out["changed"] is True and out["deleted"] == ["shop/a", "shop/b"]
+    assert out["summary"]["by_action"] == {"would_delete": 2}
+    assert [d["dryRun"] for d in core.deletes] == [["All"], ["All"]] and len(core.pods) == 2
+    assert out["report_files"] == {} and not (tmp_path / "report.json").exists()
+
+
+def test_service_max_deletions_is_a_failure_result_that_deleted_nothing(tmp_path):
+    cl, core = make([pod(f"p{i}") for i in range(4)])
+    result = run_delete(cl, tmp_path, max_deletions=3)
+    failure = result.as_failure()
+    assert isinstance(result.error, TooManyDeletionsError)
+    assert failure["would_delete"] == 4 and failure["max_deletions"] == 3 and failure["field"] == "max_deletions"
+    assert failure["msg"].startswith("Refusing to delete 4 pods: more than max_deletions=3. Nothing was deleted.")
+    assert "changed" not in failure and core.deletes == [] and not (tmp_path / "report.json").exists()
+
+
+def test_service_partial_failure_says_changed_and_writes_the_exact_report(tmp_path):
+    cl, core = make([pod(f"p{i:02d}") for i in range(10)], {"shop/p04": 500})
+    result = run_delete(cl, tmp_path, parallelism=1)
+    failure = result.as_failure()
+    assert isinstance(result.error, DeletionFailedError)
+    assert failure["changed"] is True  # four pods are gone although the run failed
+    assert failure["deleted"] == [f"shop/p{i:02d}" for i in range(4)]
+    assert failure["msg"].startswith("Failed to delete pod shop/p04: 500") and len(failure["errors"]) == 1
+    on_disk = json.loads((tmp_path / "report.json").read_text())
+    assert on_disk["summary"]["by_action"] == {"deleted": 4, "reported": 6}
+    assert sorted(core.pods) == [f"shop/p{i:02d}" for i in range(4, 10)]
+
+
+def test_service_failure_before_any_deletion_is_unchanged():
+    cl, _core = make([pod("a")], {"shop/a": 403})
+    failure = run_delete(cl).as_failure()
+    assert failure["changed"] is False and failure["deleted"] == []
+    assert failure["msg"].startswith("Failed to delete pod shop/a: 403")
+
+
+def test_service_skip_owned_and_exempt_are_never_deleted():
+    owned = pod("web-1")
+    owned["metadata"]["ownerReferences"] = [{"kind": "StatefulSet", "name": "web", "controller": True}]
+    exempt = pod("debug")
+    exempt["metadata"]["labels"] = {"pod-compliance.nodesec.io/exempt": "true"}
+    cl, core = make([owned, exempt, pod("bare")])
+    out = run_delete(cl, skip_owned=True).as_dict()
+    assert {p["name"]: p["action"] for p in out["pods"]} == {
+        "bare": "deleted",
+        "debug": "exempt",
+        "web-1": "skipped_owned",
+    }
+    assert [d["ref"] for d in core.deletes] == ["shop/bare"]
+
+
+def test_service_owner_warning_names_the_template_to_fix():
+    owned = pod("web-0")
+    owned["metadata"]["ownerReferences"] = [{"kind": "StatefulSet", "name": "web", "controller": True}]
+    cl, _core = make([owned])
+    result = run_delete(cl)
+    assert result.warnings == [
+        "Pod shop/web-0 is owned by StatefulSet shop/web: its controller will recreate it; "
+        "fix the pod template of StatefulSet shop/web"
+    ]
+
+
+def test_delete_refuses_empty_namespaces_unless_all_namespaces():
+    with pytest.raises(OptionError, match="namespaces is empty: pod_compliance would delete") as caught:
+        DeleteOptions.from_params(params(namespaces=[]), check_mode=False)
+    assert caught.value.field == "namespaces"
+    assert DeleteOptions.from_params(params(namespaces=[], all_namespaces=True), check_mode=False).max_deletions == 50
+
+
+def test_service_report_is_read_only_and_unchanged(tmp_path):
+    cl, core = make([pod("a"), pod("ok", privileged=False)])
+    p = {**params(), "report_path": str(tmp_path / "r.json"), "summary_path": str(tmp_path / "r.md")}
+    result = PodComplianceService(cl).report(ScanOptions.from_params(p), ReportFiles.from_params(p))
+    out = result.as_dict()
+    assert out["changed"] is False and [x["name"] for x in out["pods"]] == ["a"] and core.deletes == []
+    assert set(out["report_files"]) == {"report_path", "summary_path"}
+    assert (tmp_path / "r.md").read_text().startswith("# Pod compliance report")
+
+
+def test_list_failure_is_a_typed_error_naming_the_namespace():
+    cl, core = make([pod("a")])
+    core.list_status = 500
+    with pytest.raises(K8sApiError, match="Failed to list pods in namespace shop: 500") as caught:
+        scan(cl, ScanOptions(namespaces=["shop"]))
+    assert caught.value.status == 500

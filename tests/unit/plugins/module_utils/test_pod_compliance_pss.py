@@ -1,4 +1,4 @@
-"""pod_compliance_pss: the readings of the Pod Security Standards issue 12 found wrong, by version.
+"""pod_compliance.pss: the readings of the Pod Security Standards issue 12 found wrong, by version.
 
 The whole of the standard is held to the real API server by tests/integration/test_pss_oracle.py;
 these are the known cases, fast and without a server.
@@ -7,8 +7,8 @@ these are the known cases, fast and without a server.
 from __future__ import annotations
 
 import pytest
-from ansible_collections.nodesec.kubernetes.plugins.module_utils import pod_compliance_pss as pss
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance import build_policy, evaluate
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance import pss
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.rules import build_policy, evaluate
 
 
 def pod(spec=None, container=None, **meta):

@@ -7,16 +7,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance import build_policy
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance_report import (
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.owners import (
     Owner,
-    Report,
-    classify,
     controller_ref,
-    merge_selectors,
-    namespace_plan,
     recreate_warning,
     resolve_owner,
+)
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.report import Report, classify
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.rules import build_policy
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.selection import (
+    merge_selectors,
+    namespace_plan,
 )
 
 CORPUS = {

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance import build_policy
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance_report import Owner, Report, classify
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance_service import (
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.args import (
     DELETE_ARG_SPEC,
-    MAX_OWNER_WARNINGS,
     SCAN_ARG_SPEC,
-    TooManyDeletionsError,
-    delete_options,
-    deletion_diff,
-    is_exempt,
+    DeleteOptions,
+    ScanOptions,
+)
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.owners import (
+    MAX_OWNER_WARNINGS,
+    Owner,
     owner_warnings,
-    scan_options,
+)
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.report import Report, classify
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.rules import build_policy
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.selection import is_exempt
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.service import (
+    TooManyDeletionsError,
+    deletion_diff,
     write_file_atomic,
 )
 
@@ -36,10 +41,10 @@ def finding(ns, name, owner=None, action="reported"):
 
 
 def test_scan_options_defaults_exclude_kube_system():
-    opts = scan_options(params())
+    opts = ScanOptions.from_params(params())
     assert opts.exclude_namespaces == ["kube-system"] and opts.profile == "cks" and opts.checks is None
     assert opts.exempt_label == "pod-compliance.nodesec.io/exempt"
-    assert scan_options(params(exempt_label="")).exempt_label is None
+    assert ScanOptions.from_params(params(exempt_label="")).exempt_label is None
 
 
 @pytest.mark.parametrize(
@@ -52,12 +57,12 @@ def test_scan_options_defaults_exclude_kube_system():
 )
 def test_delete_options_rejects_nonsense(overrides, message):
     with pytest.raises(ValueError, match=message):
-        delete_options(params(**overrides), check_mode=False)
+        DeleteOptions.from_params(params(**overrides), check_mode=False)
 
 
 def test_page_size_must_be_positive():
     with pytest.raises(ValueError, match="page_size"):
-        scan_options(params(page_size=0))
+        ScanOptions.from_params(params(page_size=0))
 
 
 @pytest.mark.parametrize(

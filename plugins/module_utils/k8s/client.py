@@ -1,16 +1,16 @@
 # Copyright (c) nodesec.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A small Kubernetes client layer for the collection's modules.
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+"""The Kubernetes client of the pod compliance modules: configuration, pod API, typed errors.
 
-- Connection options named as in kubernetes.core (``kubeconfig``, ``context``, ``host``,
-  ``api_key``, ``validate_certs``, ``ca_cert``, ``client_cert``, ``client_key``) with the same
-  ``K8S_AUTH_*`` environment fallbacks; in-cluster configuration when nothing is given.
-  Unlike kubernetes.core, ``validate_certs`` defaults to true and wins over a kubeconfig's
-  ``insecure-skip-tls-verify``.
-- Paginated pod LIST returning plain dicts page by page (no model deserialisation), owner
+- ``build_configuration``: a client configuration from the connection options of ``k8s.args``
+  (in-cluster configuration when nothing is given). Unlike kubernetes.core, ``validate_certs``
+  defaults to true and wins over a kubeconfig's ``insecure-skip-tls-verify``.
+- ``PodApi``: paginated pod LIST returning plain dicts page by page (no model deserialisation), owner
   metadata reads, pod deletion with server-side dry run and a UID precondition.
-- Typed exceptions; modules turn them into ``fail_json`` in ``main()``.
+- Typed exceptions, all :class:`NodesecError`: the module wrapper turns them into ``fail_json``.
 """
 
 from __future__ import annotations
@@ -18,51 +18,17 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
-from ansible.module_utils.basic import env_fallback
+from ansible_collections.nodesec.kubernetes.plugins.module_utils._errors import NodesecError
 
 try:
     import kubernetes
     import urllib3
     from kubernetes.client.exceptions import ApiException
-
-    HAS_KUBERNETES = True
-    KUBERNETES_IMPORT_ERROR: Optional[Exception] = None
-except ImportError as exc:  # pragma: no cover - exercised by the module's missing_required_lib guard
-    HAS_KUBERNETES = False
-    KUBERNETES_IMPORT_ERROR = exc
+except ImportError:  # pragma: no cover - the modules' NodesecModule.requires("kubernetes") reports it
     ApiException = Exception  # type: ignore[assignment,misc]
 
-# Argument spec for the connection options (documented in doc_fragments/k8s_auth.py). The
-# environment fallbacks are kubernetes.core's: K8S_AUTH_<OPTION> and K8S_AUTH_<ALIAS>.
-AUTH_ENV: Dict[str, Tuple[str, ...]] = {
-    "kubeconfig": ("K8S_AUTH_KUBECONFIG",),
-    "context": ("K8S_AUTH_CONTEXT",),
-    "host": ("K8S_AUTH_HOST",),
-    "api_key": ("K8S_AUTH_API_KEY",),
-    "validate_certs": ("K8S_AUTH_VALIDATE_CERTS", "K8S_AUTH_VERIFY_SSL"),
-    "ca_cert": ("K8S_AUTH_CA_CERT", "K8S_AUTH_SSL_CA_CERT"),
-    "client_cert": ("K8S_AUTH_CLIENT_CERT", "K8S_AUTH_CERT_FILE"),
-    "client_key": ("K8S_AUTH_CLIENT_KEY", "K8S_AUTH_KEY_FILE"),
-}
 
-
-def _fb(name: str) -> Tuple[Any, List[str]]:
-    return (env_fallback, list(AUTH_ENV[name]))
-
-
-AUTH_ARG_SPEC: Dict[str, Dict[str, Any]] = {
-    "kubeconfig": {"type": "raw", "no_log": True, "fallback": _fb("kubeconfig")},
-    "context": {"type": "str", "fallback": _fb("context")},
-    "host": {"type": "str", "fallback": _fb("host")},
-    "api_key": {"type": "str", "no_log": True, "fallback": _fb("api_key")},
-    "validate_certs": {"type": "bool", "default": True, "aliases": ["verify_ssl"], "fallback": _fb("validate_certs")},
-    "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"], "fallback": _fb("ca_cert")},
-    "client_cert": {"type": "path", "aliases": ["cert_file"], "fallback": _fb("client_cert")},
-    "client_key": {"type": "path", "aliases": ["key_file"], "no_log": True, "fallback": _fb("client_key")},
-}
-
-
-class K8sError(Exception):
+class K8sError(NodesecError):
     """Base class: a message that names the object and the cause."""
 
 
@@ -145,8 +111,11 @@ def build_configuration(params: Mapping[str, Any]) -> Any:
     return cfg
 
 
-class K8sClient:
-    """The few API calls the pod compliance modules need, returning plain dicts."""
+class PodApi:
+    """The few API calls the pod compliance modules need, returning plain dicts.
+
+    Also a context manager that closes its connections on the way out.
+    """
 
     def __init__(self, configuration: Any, request_timeout: Optional[float] = 60, pool_size: int = 10) -> None:
         configuration.connection_pool_maxsize = max(pool_size, configuration.connection_pool_maxsize or 0)
@@ -160,11 +129,17 @@ class K8sClient:
         self._owner_cache: Dict[Tuple[str, str, str], Optional[Mapping[str, Any]]] = {}
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any], **kwargs: Any) -> K8sClient:
+    def from_params(cls, params: Mapping[str, Any], **kwargs: Any) -> PodApi:
         return cls(build_configuration(params), **kwargs)
 
     def close(self) -> None:
         self.api_client.close()
+
+    def __enter__(self) -> PodApi:
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.close()
 
     def _unreachable(self, exc: Exception) -> K8sUnreachableError:
         text = str(getattr(exc, "reason", None) or exc)

@@ -1,6 +1,8 @@
 # Copyright (c) nodesec.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
 """Private to the nodesec.kubernetes collection: the Pod Security Standards as PodSecurity checks them.
 
 A re-implementation, written for this collection, of what Kubernetes' PodSecurity admission
@@ -26,6 +28,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.nodesec.kubernetes.plugins.module_utils._errors import InvalidRequestError
+
 Version = Tuple[int, int]
 
 BASELINE = "baseline"
@@ -38,8 +42,11 @@ LATEST: Version = (1, 35)
 OLDEST_SUPPORTED: Version = (1, 23)
 
 
-class PSSVersionError(ValueError):
+class PSSVersionError(InvalidRequestError, ValueError):
     """A ``pss_version`` that is not ``latest`` nor ``1.<minor>`` within the supported range."""
+
+    def __init__(self, message: str, field: str = "pss_version") -> None:
+        super().__init__(message, field)
 
 
 def parse_version(value: Any) -> Version:

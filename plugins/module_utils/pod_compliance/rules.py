@@ -1,6 +1,8 @@
 # Copyright (c) nodesec.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
 """Pod compliance rules: which pods are not stateless or not immutable, and why.
 
 Pure logic, no Ansible and no Kubernetes client imports: a pod is the plain ``dict`` the API
@@ -17,7 +19,7 @@ Security contexts are combined the way the kubelet does it
 
 The ``baseline`` and ``restricted`` profiles are the Pod Security Standards exactly as
 Kubernetes' PodSecurity admission evaluates them at a chosen version (``pss_version``): their
-privilege rules take their verdicts from ``pod_compliance_pss`` (which reads the pod as
+privilege rules take their verdicts from ``pss`` (``pss.py``, which reads the pod as
 PodSecurity does, not merged), and each violation names the PSS check id beside our rule.
 The ``cks`` profile is our reading of the CKS task and keeps its own checks.
 """
@@ -27,7 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.nodesec.kubernetes.plugins.module_utils import pod_compliance_pss as pss
+from ansible_collections.nodesec.kubernetes.plugins.module_utils._errors import InvalidRequestError
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance import pss
 
 STATELESS = "stateless"
 IMMUTABLE = "immutable"
@@ -79,8 +82,11 @@ CONTAINER_KINDS: Tuple[Tuple[str, str], ...] = (
 )
 
 
-class UnknownCheckError(ValueError):
-    """A ``checks`` entry names no rule, or mixes replace and +/- entries."""
+class UnknownCheckError(InvalidRequestError, ValueError):
+    """A ``checks`` entry names no rule, or mixes replace and +/- entries (or the profile is unknown)."""
+
+    def __init__(self, message: str, field: str = "checks") -> None:
+        super().__init__(message, field)
 
 
 @dataclass(frozen=True)
@@ -790,7 +796,7 @@ def build_policy(profile: str = "cks", checks: Optional[Sequence[str]] = None, p
     (add to / remove from the profile's rules). Mixing both forms is an error.
     """
     if profile not in PROFILES:
-        raise UnknownCheckError(f"Unknown profile '{profile}'; choose one of {', '.join(sorted(PROFILES))}")
+        raise UnknownCheckError(f"Unknown profile '{profile}'; choose one of {', '.join(sorted(PROFILES))}", "profile")
     prof = PROFILES[profile]
     ids: List[str] = list(prof.rules)
     entries = [str(c).strip() for c in checks or [] if str(c).strip()]
