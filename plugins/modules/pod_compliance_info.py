@@ -16,13 +16,13 @@ description:
     and the field.
   - Counts offending pods by rule and by namespace, and can write a JSON report and a Markdown summary.
   - Never changes anything in the cluster. Use M(nodesec.kubernetes.pod_compliance) to delete the offenders.
-author:
-  - nodesec maintainers (@nodesec)
 extends_documentation_fragment:
   - nodesec.kubernetes.k8s_auth
   - nodesec.kubernetes.pod_compliance
   - nodesec.kubernetes.attributes
   - nodesec.kubernetes.attributes.INFO_MODULE
+author:
+  - nodesec maintainers (@nodesec)
 """
 
 EXAMPLES = r"""

@@ -16,7 +16,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 
 import ansible_adhoc
 import pytest
@@ -481,25 +481,7 @@ def test_env_fallbacks_and_module_defaults_group(
             ]
         )
     )
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            str(playbook),
-        ],
-        capture_output=True,
-        check=False,
-        text=True,
-        cwd=REPO,
-        env=ansible_adhoc.ansible_env(scrub_k8s_env=True),
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_playbook(str(playbook), "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}")
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["summary"]["offending"] == 1 and report["pods"][0]["name"] == "priv"
     summary = (tmp_path / "out" / "summary.md").read_text()
@@ -544,7 +526,8 @@ def lab_findings(report: Dict[str, Any]) -> Dict[str, List[str]]:
     return found
 
 
-def run_playbook(playbook: str, inventory: Path, *extra: str) -> Dict[str, Any]:
+def run_playbook(playbook: str, inventory: Union[Path, str], *extra: str) -> Dict[str, Any]:
+    """Run ``playbook`` (absolute, or relative to the repository); its tasks' results on localhost by name."""
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(REPO / playbook), *extra],
         capture_output=True,

@@ -15,6 +15,7 @@ deletion that failed half-way. The client is anything shaped like :class:`PodCli
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -91,6 +92,53 @@ class DeletionFailedError(NodesecError):
         self.report = report
 
 
+class _Raised:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_END = object()
+
+
+def prefetch(pages: Iterator[List[Dict[str, Any]]]) -> Iterator[List[Dict[str, Any]]]:
+    """The pages of ``pages``, the next one fetched in a thread while the caller works on this one.
+
+    The API server builds page k+1 while the caller classifies page k: on a 2-core machine the
+    classification hides behind the LIST (bench/README.md). At most two pages wait beside the
+    one in hand. An error of the fetch is raised here, in order, after the pages before it.
+    """
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for page in pages:
+                ready.put(page)
+                if stop.is_set():
+                    return
+            ready.put(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            ready.put(_Raised(exc))
+
+    worker = threading.Thread(target=pump, name="pod-list-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _END:
+                return
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # let a pump blocked on a full queue finish
+            try:
+                ready.get(timeout=0.05)
+            except queue.Empty:
+                pass
+
+
 @dataclass
 class ScanResult:
     report: Report
@@ -98,7 +146,7 @@ class ScanResult:
 
 
 def scan(client: PodClient, options: ScanOptions) -> ScanResult:
-    """List the selected pods page by page and classify each page as it arrives."""
+    """List the selected pods page by page and classify each page while the next is fetched."""
     policy = build_policy(options.profile, options.checks, options.pss_version)
     report = Report(profile=options.profile, rules=tuple(r.id for r in policy.rules))
     warnings: List[str] = []
@@ -110,7 +158,7 @@ def scan(client: PodClient, options: ScanOptions) -> ScanResult:
     label_selector = merge_selectors(options.label_selectors)
     field_selector = merge_selectors(list(options.field_selectors) + ns_terms)
     for namespace in to_list or [None]:
-        for page in client.iter_pod_pages(namespace, label_selector, field_selector, options.page_size):
+        for page in prefetch(client.iter_pod_pages(namespace, label_selector, field_selector, options.page_size)):
             for pod in page:
                 finding = classify(pod, policy)
                 if finding is not None:

@@ -27,6 +27,7 @@ from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.
     PodComplianceService,
     TooManyDeletionsError,
     delete_offenders,
+    prefetch,
     scan,
 )
 from kubernetes import client as k8s
@@ -271,3 +272,47 @@ def test_list_failure_is_a_typed_error_naming_the_namespace():
     with pytest.raises(K8sApiError, match="Failed to list pods in namespace shop: 500") as caught:
         scan(cl, ScanOptions(namespaces=["shop"]))
     assert caught.value.status == 500
+
+
+# -- prefetch: the next page is fetched while this one is classified --------------------------
+
+
+def test_prefetch_fetches_the_next_page_while_the_caller_holds_this_one():
+    asked = [threading.Event() for _ in range(3)]
+
+    def pages():
+        for i in range(3):
+            asked[i].set()
+            yield [i]
+
+    got = []
+    for page in prefetch(pages()):
+        if page == [0]:
+            # Without prefetching the generator is not asked for page 1 before page 0 is done.
+            assert asked[1].wait(2), "page 1 was not fetched while page 0 was in hand"
+        got.append(page)
+    assert got == [[0], [1], [2]]
+
+
+def test_prefetch_raises_the_fetch_error_after_the_pages_before_it():
+    def pages():
+        yield [1]
+        raise K8sApiError("Failed to list pods in namespace shop: 500", 500)
+
+    got = []
+    with pytest.raises(K8sApiError, match="500"):
+        for page in prefetch(pages()):
+            got.append(page)
+    assert got == [[1]]
+
+
+def test_prefetch_stops_its_thread_when_the_caller_stops_early():
+    def pages():
+        for i in range(100):
+            yield [i]
+
+    before = threading.active_count()
+    for page in prefetch(pages()):
+        if page == [1]:
+            break
+    assert threading.active_count() == before

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-import yaml
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.owners import (
     Owner,
     controller_ref,
@@ -19,12 +17,7 @@ from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.
     merge_selectors,
     namespace_plan,
 )
-
-CORPUS = {
-    doc["metadata"]["name"]: doc
-    for doc in yaml.safe_load((Path(__file__).parent / "fixtures" / "pods.yaml").read_text())["items"]
-    if doc
-}
+from ansible_collections.nodesec.kubernetes.tests.unit.plugins.module_utils.test_pod_compliance import CORPUS
 
 # What the API would answer for the owners of the corpus pods (kind, namespace, name) -> metadata.
 CLUSTER = {
