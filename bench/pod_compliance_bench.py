@@ -28,7 +28,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / ".build" / "collections"))
@@ -102,11 +102,19 @@ def create_namespace(core: client.CoreV1Api, name: str) -> None:
     raise RuntimeError(f"no default ServiceAccount in {name}")
 
 
-def create_pods(core: client.CoreV1Api, ns: str, n: int, every: int = 10, workers: int = 16) -> float:
+def create_pods(
+    core: client.CoreV1Api,
+    ns: str,
+    n: int,
+    every: int = 10,
+    workers: int = 16,
+    make_body: Optional[Callable[[int], Dict[str, Any]]] = None,
+) -> float:
+    """Create pods 0..n-1 (``make_body(i)``, default: every ``every``-th offending); returns seconds."""
     start = time.perf_counter()
 
     def one(i: int) -> None:
-        body = pod_body(i, i % every == 0)
+        body = make_body(i) if make_body else pod_body(i, i % every == 0)
         for attempt in range(5):
             try:
                 resp = core.create_namespaced_pod(ns, body, _preload_content=False)
