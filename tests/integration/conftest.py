@@ -9,6 +9,10 @@
 - ``wait_until`` (session): ``wait_until(what, predicate, timeout=60)`` polls and fails the
   test with ``what`` in the message on timeout.
 
+- ``kubeadm_lab`` (function): the kubeadm lab (scripts/lab-kubeadm.sh) up and its API ready, a
+  ``lab_fixtures.KubeadmLab``. Brought up when it is down (a test may have taken it down); if
+  this session brought it up, it is removed at the session's end (NODESEC_KEEP_LAB=1 keeps it).
+
 Mark tests with ``pytest.mark.integration``.
 """
 
@@ -17,7 +21,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,8 +28,10 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from ansible_adhoc import tool_env
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from lab_fixtures import KubeadmLab, ensure_kubeadm_lab, lab_kubeadm
 
 REPO = Path(__file__).resolve().parents[2]
 K8S_API = REPO / "scripts" / "k8s-api.sh"
@@ -120,9 +125,7 @@ def built_collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """scripts/build-check.sh once per session into a fresh folder: dist/ (the archive) and
     collections/ (the archive installed with kubernetes.core, offline, into an empty path)."""
     work = tmp_path_factory.mktemp("built-collection")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["BUILD_CHECK_DIR"] = str(work)
+    env = {**tool_env(scrub_ansible_env=True), "BUILD_CHECK_DIR": str(work)}
     proc = subprocess.run(
         ["bash", str(REPO / "scripts" / "build-check.sh")],
         capture_output=True,
@@ -134,3 +137,18 @@ def built_collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return work
+
+
+@pytest.fixture(scope="session")
+def _kubeadm_lab_session() -> Iterator[dict]:
+    record = {"brought_up": False}
+    yield record
+    if record["brought_up"] and os.environ.get("NODESEC_KEEP_LAB") != "1":
+        lab_kubeadm("down")
+
+
+@pytest.fixture
+def kubeadm_lab(_kubeadm_lab_session: dict) -> KubeadmLab:
+    lab, was_down = ensure_kubeadm_lab()
+    _kubeadm_lab_session["brought_up"] |= was_down
+    return lab

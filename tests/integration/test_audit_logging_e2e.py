@@ -16,8 +16,9 @@ node, and restarts it when the role changes the manifest. The API is reached fro
 4. The kubelet slow to pick up the change (stopped): the old API server still answers, but the
    role does not call that success; it fails at its deadline, rolls back, and the API serves.
 
-The lab is brought up when missing (about a minute warm, a few more the first time: binaries,
-images) and removed again at the end if this module brought it up. NODESEC_KUBEADM_LAB=0 skips.
+The lab is brought up when missing (conftest's kubeadm_lab: 15 s warm, about 90 s from a removed
+lab with binaries and images cached) and removed at the session's end if the session brought it
+up. NODESEC_KUBEADM_LAB=0 skips.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parents[2]
-LAB = REPO / "scripts" / "lab-kubeadm.sh"
 INVENTORY = REPO / "inventories" / "lab-kubeadm" / "hosts.yml"
 PLAYBOOK = REPO / "playbooks" / "audit_logging.yml"
 EXAMPLE_VARS = f"@{REPO / 'playbooks' / 'vars' / 'audit_logging_cks_example.yml'}"
@@ -50,38 +50,6 @@ BACKUPS = "/var/backups/nodesec/static-pods"
 
 def node(*argv: str, check: bool = True) -> str:
     return subprocess.run(["docker", "exec", CP, *argv], capture_output=True, text=True, check=check).stdout
-
-
-def readyz_ok() -> bool:
-    """/readyz of the API server on cp1, TLS verified with the cluster CA (inside the node)."""
-    out = subprocess.run(
-        ["docker", "exec", CP, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert",
-         "/etc/kubernetes/pki/ca.crt", "--resolve", "kubernetes:6443:127.0.0.1", "https://kubernetes:6443/readyz"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    return out.stdout == "200"
-
-
-def wait_ready(timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while not readyz_ok():
-        if time.monotonic() > deadline:
-            pytest.fail(f"the API server on cp1 is not ready after {timeout:.0f}s")
-        time.sleep(1)
-
-
-@pytest.fixture(scope="module")
-def kubeadm_lab():
-    was_up = subprocess.run(["bash", str(LAB), "status"], capture_output=True, check=False).returncode == 0
-    if not was_up:
-        up = subprocess.run(["bash", str(LAB), "up"], capture_output=True, text=True, check=False)
-        if up.returncode != 0:
-            pytest.fail(f"scripts/lab-kubeadm.sh up failed:\n{up.stderr[-4000:]}", pytrace=False)
-    wait_ready()
-    kubeconfig = subprocess.run(["bash", str(LAB), "env"], capture_output=True, text=True, check=True)
-    yield kubeconfig.stdout.strip().split("=", 1)[1]
-    if not was_up and os.environ.get("NODESEC_KEEP_LAB") != "1":
-        subprocess.run(["bash", str(LAB), "down"], capture_output=True, check=False)
 
 
 def run_role(*extra) -> ansible_adhoc.PlaybookResult:
@@ -107,7 +75,7 @@ def test_cks_task_in_the_real_audit_log_then_unchanged(kubeadm_lab):
     running = node("sh", "-c", "tr '\\0' ' ' </proc/$(pgrep -xo kube-apiserver)/cmdline")
     assert "--audit-log-path=/var/log/kubernetes/audit-logs.txt" in running
 
-    api = config.new_client_from_config(config_file=kubeadm_lab)
+    api = config.new_client_from_config(config_file=kubeadm_lab.kubeconfig)
     core = client.CoreV1Api(api)
     meta = client.V1ObjectMeta
     name = f"audit-e2e-{int(time.time())}"
@@ -145,13 +113,13 @@ def test_cks_task_in_the_real_audit_log_then_unchanged(kubeadm_lab):
     assert again.stats["cp1"]["changed"] == 0
 
 
-def _assert_rolled_back(run, before, seconds_max):
+def _assert_rolled_back(lab, run, before, seconds_max):
     assert run.returncode != 0
     out = run.messages()
     assert "Rolled back" in out and f"restored from {BACKUPS}/kube-apiserver.yaml." in out, out[-3000:]
     assert "The API server is ready again." in out, out[-3000:]
     assert state() == before  # manifest and policy as they were, byte for byte
-    assert readyz_ok()
+    assert lab.readyz_ok()
     assert "kube-apiserver.yaml" in node("ls", "/etc/kubernetes/manifests")
     assert node("ls", "/etc/kubernetes/audit").split() == ["policy.yaml"]  # no backup beside it
     assert run.seconds < seconds_max, f"{run.seconds:.0f}s"
@@ -170,7 +138,7 @@ def test_refused_policy_is_rolled_back_at_the_first_crash(kubeadm_lab):
     assert "crash-loops" in run.messages(), run.explain()
     # The old API server's 30 s grace period and the kubelet's backoff come first; the rollback
     # starts at the new container's first exit, not at the 170 s deadline.
-    _assert_rolled_back(run, before, 150)
+    _assert_rolled_back(kubeadm_lab, run, before, 150)
 
 
 def test_crash_looping_flag_is_rolled_back(kubeadm_lab):
@@ -178,7 +146,7 @@ def test_crash_looping_flag_is_rolled_back(kubeadm_lab):
     # kube-apiserver refuses a negative --audit-log-maxsize at start: it exits, again and again
     run = run_role({"audit_logging_log_maxsize": -5, "audit_logging_health_timeout": 170})
     assert "crash-loops" in run.messages(), run.explain()
-    _assert_rolled_back(run, before, 150)
+    _assert_rolled_back(kubeadm_lab, run, before, 150)
 
 
 def test_slow_kubelet_is_no_false_success(kubeadm_lab):
@@ -192,4 +160,4 @@ def test_slow_kubelet_is_no_false_success(kubeadm_lab):
     assert "has not started a kube-apiserver pod from the new manifest" in run.messages(), run.explain()
     assert run.returncode != 0
     assert state() == before
-    wait_ready()
+    kubeadm_lab.wait_ready()
