@@ -41,6 +41,7 @@ KUBECONFIG_OUT="$STATE/admin.kubeconfig"
 SYSCTLS=(vm.overcommit_memory kernel.panic kernel.panic_on_oops)
 READY_TIMEOUT="${NODESEC_KUBEADM_READY_TIMEOUT:-300}"
 LABEL=org.nodesec.lab=kubeadm
+WORKLOADS="$NODESEC_REPO/inventories/lab-kubeadm/files/sample-workloads.yaml"
 
 # name image hostname address pod-subnet role
 NODES=(
@@ -64,6 +65,10 @@ state_of() {
 }
 pid_of() { docker container inspect --format '{{.State.Pid}}' "$1"; }
 in_node() { local n=$1; shift; docker exec "$n" "$@"; }
+logged() { # logfile command...: output to the file (its end shown on failure), progress stays on stderr
+  local f=$1; shift
+  "$@" >"$f" 2>&1 || { local rc=$?; tail -n 40 "$f" >&2; return "$rc"; }
+}
 write_in_node() { docker exec -i "$1" sh -c "umask 077 && cat >'$2.tmp' && mv '$2.tmp' '$2'"; } # name path <content
 
 # --- node image ----------------------------------------------------------------------------
@@ -236,6 +241,22 @@ import_images() { # name role
   done
 }
 
+# The nodeRegistration block of kubeadm's InitConfiguration and JoinConfiguration (the same
+# for every node but its name and address): our containerd, images imported (never pulled),
+# the checks a node in a container cannot pass, the kubelet's address and cgroup root.
+node_registration() { # hostname address
+  cat <<EOF
+nodeRegistration:
+  name: $1
+  criSocket: unix:///run/containerd/containerd.sock
+  imagePullPolicy: Never
+  ignorePreflightErrors: [FileContent--proc-sys-net-bridge-bridge-nf-call-iptables, SystemVerification, Swap, Mem, NumCPU]
+  kubeletExtraArgs:
+    - {name: node-ip, value: "$2"}
+    - {name: cgroup-root, value: "/$CGROUP_PARENT/$1"}
+EOF
+}
+
 kubeadm_init_config() {
   cat <<EOF
 apiVersion: kubeadm.k8s.io/v1beta4
@@ -246,14 +267,7 @@ bootstrapTokens:
 localAPIEndpoint:
   advertiseAddress: $CP_ADDR
   bindPort: 6443
-nodeRegistration:
-  name: cp1
-  criSocket: unix:///run/containerd/containerd.sock
-  imagePullPolicy: Never
-  ignorePreflightErrors: [FileContent--proc-sys-net-bridge-bridge-nf-call-iptables, SystemVerification, Swap, Mem, NumCPU]
-  kubeletExtraArgs:
-    - {name: node-ip, value: "$CP_ADDR"}
-    - {name: cgroup-root, value: "/$CGROUP_PARENT/cp1"}
+$(node_registration cp1 "$CP_ADDR")
 skipPhases: [addon/coredns, addon/kube-proxy]
 ---
 apiVersion: kubeadm.k8s.io/v1beta4
@@ -290,14 +304,7 @@ discovery:
     token: "$TOKEN"
     unsafeSkipCAVerification: false
     caCertHashes: ["$CA_HASH"]
-nodeRegistration:
-  name: $1
-  criSocket: unix:///run/containerd/containerd.sock
-  imagePullPolicy: Never
-  ignorePreflightErrors: [FileContent--proc-sys-net-bridge-bridge-nf-call-iptables, SystemVerification, Swap, Mem, NumCPU]
-  kubeletExtraArgs:
-    - {name: node-ip, value: "$2"}
-    - {name: cgroup-root, value: "/$CGROUP_PARENT/$1"}
+$(node_registration "$1" "$2")
 EOF
 }
 
@@ -344,6 +351,24 @@ node_up() { # name image hostname address subnet role
   step "$name: import images" import_images "$name" "$role"
 }
 
+# The sample workloads (inventories/lab-kubeadm/files/sample-workloads.yaml): applied (again:
+# kubectl apply is idempotent), then every pod Running and Ready, the controllers' too.
+seed_workloads() {
+  local deadline=$((SECONDS + 60)) t ns what
+  # A new namespace refuses pods until its default ServiceAccount exists: apply again.
+  until kubectl_ apply -f "$WORKLOADS" >"$STATE/seed.log" 2>&1; do
+    ((SECONDS < deadline)) || { cat "$STATE/seed.log" >&2; return 1; }
+    sleep 1
+  done
+  for t in "front-apps deployment/frontend" "front-apps statefulset/web-store" "lab-system daemonset/log-shipper"; do
+    read -r ns what <<<"$t"
+    kubectl_ -n "$ns" rollout status "$what" --timeout="${READY_TIMEOUT}s" >/dev/null \
+      || { kubectl_ -n "$ns" get pods -o wide >&2; return 1; }
+  done
+  kubectl_ -n lab-apps wait --for=condition=Ready pod --all --timeout="${READY_TIMEOUT}s" >/dev/null \
+    || { kubectl_ -n lab-apps get pods -o wide >&2; return 1; }
+}
+
 cmd_up() {
   local start=$SECONDS node
   command -v docker >/dev/null || die "docker is not installed (scripts/docker-engine.sh)"
@@ -365,8 +390,8 @@ cmd_up() {
   route_pods
   if ! in_node "$CP" test -s /etc/kubernetes/admin.conf; then
     kubeadm_init_config | write_in_node "$CP" /etc/kubernetes/kubeadm-config.yaml
-    step "cp1: kubeadm init" in_node "$CP" kubeadm init --config /etc/kubernetes/kubeadm-config.yaml \
-      >"$STATE/kubeadm-init.log" 2>&1 || { tail -n 40 "$STATE/kubeadm-init.log" >&2; die "kubeadm init failed"; }
+    step "cp1: kubeadm init" logged "$STATE/kubeadm-init.log" in_node "$CP" kubeadm init \
+      --config /etc/kubernetes/kubeadm-config.yaml || die "kubeadm init failed"
   fi
   ensure_forward
   write_kubeconfig
@@ -377,10 +402,11 @@ cmd_up() {
     [[ "$role" == worker ]] || continue
     in_node "$name" test -s /etc/kubernetes/kubelet.conf && continue
     kubeadm_join_config "$host" "$addr" | write_in_node "$name" /etc/kubernetes/kubeadm-join.yaml
-    step "$host: kubeadm join" in_node "$name" kubeadm join --config /etc/kubernetes/kubeadm-join.yaml \
-      >"$STATE/kubeadm-join-$host.log" 2>&1 || { tail -n 40 "$STATE/kubeadm-join-$host.log" >&2; die "kubeadm join failed"; }
+    step "$host: kubeadm join" logged "$STATE/kubeadm-join-$host.log" in_node "$name" kubeadm join \
+      --config /etc/kubernetes/kubeadm-join.yaml || die "kubeadm join failed"
   done
   step "nodes Ready" wait_nodes_ready
+  step "sample workloads Running" seed_workloads
   log "kubeadm lab up in $((SECONDS - start))s; kubeconfig: $KUBECONFIG_OUT (API https://127.0.0.1:$PORT)"
 }
 
