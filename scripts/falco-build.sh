@@ -55,9 +55,10 @@ DEB_PACKAGES=(
 )
 
 PATCHES=("$HERE"/falco/patches/*.patch)
+# The compile tree is keyed by the sources only; the patch set is reconciled in place
+# (reconcile_patches), so adding or changing a patch recompiles only what it touches.
 source_hash=$({
   printf '%s\n' "${TARBALLS[@]}" "$LIBBPF_VERSION" "$CMAKE_PYPI_VERSION"
-  cat "${PATCHES[@]}"
 } | sha256sum | cut -c1-16)
 recipe_hash=$({
   echo "$source_hash"
@@ -107,11 +108,31 @@ unpack() {
     [[ -f $VENDOR/$t ]] || die "missing $VENDOR/$t (see ../shared/vendor/README.md)"
     tar -xzf "$VENDOR/$t" -C "$SRC"
   done
-  local p
-  for p in "${PATCHES[@]}"; do
-    patch -d "$SRC/falcosecurity-libs-$LIBS_VERSION" -p1 --forward <"$p" >/dev/null
-  done
   touch "$SRC/.done"
+}
+
+# scripts/falco/patches/*.patch onto the libs tree, kept in step with the recipe: the patches
+# applied are copied to $SRC/.patches/ (in order); when the set differs from the recipe's, they
+# are reversed (last first) and the recipe's applied. patch(1) touches only the files it
+# changes, so the next compile rebuilds only what depends on them.
+reconcile_patches() {
+  local libs="$SRC/falcosecurity-libs-$LIBS_VERSION" applied="$SRC/.patches" p
+  local want have
+  want=$(for p in "${PATCHES[@]}"; do sha256sum <"$p"; done)
+  have=$(for p in "$applied"/*.patch; do [[ -f $p ]] && sha256sum <"$p"; done)
+  [[ $want == "$have" ]] && return 0
+  if [[ -d $applied ]]; then
+    while read -r p; do
+      patch -d "$libs" -p1 -R --silent <"$p" || die "could not reverse $(basename "$p") in $libs"
+    done < <(ls -1 "$applied"/*.patch 2>/dev/null | sort -r)
+  fi
+  rm -rf "$applied" && mkdir -p "$applied"
+  local i=0
+  for p in "${PATCHES[@]}"; do
+    patch -d "$libs" -p1 --forward --silent <"$p" || die "$(basename "$p") does not apply to $libs"
+    i=$((i + 1))
+    cp "$p" "$applied/$(printf '%02d' "$i")-$(basename "$p")"
+  done
 }
 
 build_libbpf() {
@@ -206,7 +227,8 @@ install_root() {
 
 FALCO_BUILD="$WORK/falco-$({ declare -f configure_falco; cat "$RULES"; } | sha256sum | cut -c1-8)"
 step "dependencies (Debian packages, cmake $CMAKE_PYPI_VERSION from PyPI)" deps
-step "unpack sources and patches" unpack
+step "unpack sources" unpack
+step "patches (scripts/falco/patches)" reconcile_patches
 step "libbpf $LIBBPF_VERSION (static)" build_libbpf
 # The plugin and Falco are independent until the install step: build them side by side.
 step "container plugin $PLUGIN_VERSION (Go modules through the proxy; in the background)" build_plugin &
