@@ -1,5 +1,5 @@
 # nodesec.kubernetes — developer entry points.
-#   make demo   set up the lab (Docker nodes + local Kubernetes API) and run playbooks/site.yml
+#   make demo   bring up the kubeadm lab and walk through site.yml on it (scripts/lab-demo.sh)
 #   make test   the whole test suite, in order, stopping at the first failure
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -12,14 +12,14 @@ export ANSIBLE_FORCE_COLOR ?= 0
 export MOLECULE_GLOB := molecule/*/molecule.yml
 
 .PHONY: help venv docker images helm falco k8s-binaries k8s-up k8s-down k8s-status lab-seed kubeadm-manifests \
-        lab-up lab-down demo test matrix bench-pod-compliance \
+        lab-up lab-down lab-status demo demo-kubeadm test matrix bench-pod-compliance \
         ruff lint sanity unit integration molecule build clean
 
 help:
-	@echo "make demo   set up the lab and run playbooks/site.yml against it"
+	@echo "make demo   bring up the kubeadm lab, run playbooks/site.yml on it, show the walkthrough"
 	@echo "make test   ruff, ansible-lint, ansible-test sanity, unit, integration, molecule"
 	@echo "make matrix lint, sanity, unit, API and molecule tests on every supported ansible-core/Python"
-	@echo "other: venv docker images k8s-binaries k8s-up k8s-down lab-up lab-down build clean"
+	@echo "other: venv docker images k8s-binaries k8s-up k8s-down lab-up lab-down lab-status build clean"
 
 $(VENV)/.stamp: test-requirements.txt requirements.txt
 	python3 -m venv $(VENV)
@@ -68,17 +68,21 @@ lab-seed: venv
 kubeadm-manifests:
 	scripts/gen-kubeadm-manifests.sh
 
+# The kubeadm lab (scripts/lab-kubeadm.sh): real nodes with kubelets, the sample workloads.
 lab-up: venv
-	scripts/lab.sh up
+	scripts/lab-kubeadm.sh up
 
+# Removes the kubeadm lab and the fast lab (scripts/lab.sh down) and restores the host.
 lab-down:
 	scripts/lab.sh down
 
-demo: lab-up
-	ansible-playbook -i inventories/lab playbooks/site.yml
+lab-status:
+	scripts/lab-kubeadm.sh status
 
-demo-kubeadm: venv
+demo: venv
 	scripts/lab-demo.sh
+
+demo-kubeadm: demo
 
 build: venv
 	mkdir -p .build/dist
