@@ -1,35 +1,45 @@
 # Copyright (c) nodesec.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Controller-side checker for Falco rules files (no Falco binary needed).
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+"""Controller-side checker for Falco rules files (no Falco binary needed), held to Falco 0.44.1.
 
-Pure logic, no Ansible imports. It checks an ORDERED set of rules files the way Falco's rule
-loader reads them:
+Pure logic, no Ansible imports. It reads an ORDERED set of rules files the way Falco's rule
+loader does and gives the verdict ``falco -V`` gives (tests/integration/test_falco_differential.py
+runs both side by side):
 
-* the rules file format: item types, known keys per item type, value types, priority names
-  (case-insensitive), ``exceptions`` shapes (name / fields / comps / values), ``override``
-  shapes (append / replace per key), ``enabled``-only items, legacy ``append: true``;
-* references across the whole ordered set: ``append`` / ``override`` / ``enabled``-only items
-  need a target defined earlier (possibly in an earlier file), macros used in conditions must be
-  defined somewhere, list names are expanded in ``in (...)`` values;
-* the condition language: a tokenizer with lexer modes and a recursive-descent parser of the
-  libsinsp filter grammar (``and``/``or``/``not``, parentheses, comparison operators, ``in`` /
-  ``intersects`` / ``pmatch`` with value lists, ``exists``, field names with arguments such as
-  ``proc.aname[2]``, quoted strings, field transformers, macro references);
-* output format strings (``%field``, ``%field[arg]``, ``%(field)``, length modifiers).
+* the reader: item types, value types as yaml-cpp decodes them, priority names
+  (case-insensitive), ``exceptions`` shapes, ``override`` (append / replace per key, including
+  ``capture`` and ``capture_duration``), ``enabled``-only items, legacy ``append: true``;
+  unknown keys and items are warnings (Falco ignores them), as are invalid list/macro names;
+* the collector: ``append`` / ``override`` / ``enabled``-only items need a target defined
+  earlier (possibly in an earlier file); exception fields must be fields, comps operators;
+* the compiler: lists substituted into condition text as Falco does, every macro parsed and
+  resolved in definition order, rule conditions (with their exceptions) parsed with libsinsp's
+  grammar (falco/condition.py) and compiled against the field catalogue of the real binary
+  (falco/vocabulary.py, falco/semantics.py: field existence, transformer and operator types,
+  constant values), outputs checked as libsinsp's formatter reads them, then the warnings Falco
+  gives (unused macros and lists, deprecated fields, too many event types, suspicious values).
 
-Every finding names the file, the item (rule, macro or list) and the position: the line in the
-YAML file and, for conditions and outputs, the 1-based column within that string. Appended
-condition fragments are parsed together (as Falco does) and an error is attributed to the
-fragment, file and line where it lies.
+Falco stops at the first error of a file; this checker reports every error it finds (the
+verdict is the same: any error rejects). Every finding names the file, the item (rule, macro
+or list) and the position: the line in the YAML file and, for conditions and outputs, the
+1-based column within that string (appended fragments are attributed to the file and line
+where they lie).
 """
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco import condition as fcond
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco import semantics as fsem
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco import vocabulary as fvoc
 
 try:
     import yaml
@@ -41,7 +51,7 @@ except ImportError as _exc:  # pragma: no cover - PyYAML ships with ansible-core
     YAML_IMPORT_ERROR = _exc
 
 # --------------------------------------------------------------------------------------------
-# Vocabulary (Falco rules file schema and libsinsp filter grammar)
+# Vocabulary (Falco rules file schema)
 # --------------------------------------------------------------------------------------------
 
 PRIORITIES = ("emergency", "alert", "critical", "error", "warning", "notice", "informational", "info", "debug")
@@ -63,16 +73,12 @@ RULE_KEYS = frozenset(
         "skip-if-unknown-filter",
         "capture",
         "capture_duration",
-        "capture_events",
-        "capture_filesize",
     }
 )
 MACRO_KEYS = frozenset({"macro", "condition", "append", "override"})
 LIST_KEYS = frozenset({"list", "items", "append", "override"})
 ENGINE_KEYS = frozenset({"required_engine_version"})
 PLUGIN_KEYS = frozenset({"required_plugin_versions"})
-# Keys accepted by Falco's JSON schema for any item (schema is a union of all item types).
-SCHEMA_KEYS = RULE_KEYS | MACRO_KEYS | LIST_KEYS | ENGINE_KEYS | PLUGIN_KEYS | {"items"}
 
 RULE_APPENDABLE = frozenset({"condition", "output", "desc", "tags", "exceptions"})
 RULE_REPLACEABLE = frozenset(
@@ -81,6 +87,8 @@ RULE_REPLACEABLE = frozenset(
         "output",
         "desc",
         "priority",
+        "capture",
+        "capture_duration",
         "tags",
         "exceptions",
         "enabled",
@@ -88,72 +96,17 @@ RULE_REPLACEABLE = frozenset(
         "skip-if-unknown-filter",
     }
 )
-RULE_BOOL_KEYS = ("enabled", "warn_evttypes", "skip-if-unknown-filter", "capture", "append")
 EXCEPTION_KEYS = frozenset({"name", "fields", "comps", "values"})
+# the event sources of the Falco this checker is held to (the container plugin adds fields only)
+SOURCES = ("syscall",)
 
-UNARY_OPS = ("exists",)
-NUM_OPS = ("<=", "<", ">=", ">")
-SYMBOL_STR_OPS = ("==", "=", "!=")
-WORD_STR_OPS = (
-    "bcontains",
-    "bstartswith",
-    "contains",
-    "endswith",
-    "glob",
-    "icontains",
-    "iglob",
-    "startswith",
-    "regex",
-)
-LIST_OPS = ("in", "intersects", "pmatch")
-ALL_OPS = frozenset(UNARY_OPS + NUM_OPS + SYMBOL_STR_OPS + WORD_STR_OPS + LIST_OPS)
-TRANSFORMERS = ("tolower", "toupper", "b64", "basename", "len")
-KEYWORDS = frozenset({"and", "or", "not"})
+# Field classes (the part of a field name before the first dot) the catalogue knows.
+SYSCALL_FIELD_CLASSES = frozenset(name.split(".", 1)[0] for name in fvoc.FIELDS)
 
-# Field classes of the syscall source (libsinsp) and of the container plugin, plus the classes of
-# the common Falco plugins. A field outside these classes is reported; add plugin classes with
-# ``extra_field_classes``.
-SYSCALL_FIELD_CLASSES = frozenset(
-    {
-        "evt",
-        "proc",
-        "thread",
-        "fd",
-        "fdlist",
-        "fs",
-        "user",
-        "group",
-        "container",
-        "k8s",
-        "syslog",
-        "span",
-        "evtin",
-        "mesos",
-        "marathon",
-        "proc_group",
-    }
-)
-PLUGIN_FIELD_CLASSES = frozenset(
-    {"ka", "jevt", "json", "ct", "s3", "aws", "gcp", "okta", "github", "k8smeta", "k8sres", "cloudtrail", "dummy"}
-)
-
-# Bare values that look like list names (``foo_binaries``): used to warn when a list is
-# referenced in ``in (...)`` but never defined (Falco would silently compare the literal text).
-LIST_NAME_HINT = re.compile(
-    r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*_(?:binaries|procs|names|list|images|dirs|directories|files|"
-    r"ports|users|containers|ids|cmdlines|repositories|hosts|domains|paths|commands|groups|"
-    r"namespaces|parents|servers|items|types)$"
-)
-
-_IDENT_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-_FIELD_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+")
-_FIELD_ARG_BARE_RE = re.compile(r"[^ \b\t\n\r\[\]\"']+")
-_BARESTR_RE = re.compile(r"[^ \b\t\n\r(),=\"']+")
-_NUMBER_RE = re.compile(r"[+\-]?[0-9]+\.?[0-9]*(?:[eE][+\-][0-9]+)?")
-_HEX_RE = re.compile(r"0[xX][0-9a-zA-Z]+")
-_BLANKS = " \t\n\r\b"
-_LIST_NAME_RE = re.compile(r"[^()\"'\s=,]+")
+_IDENT_RE = re.compile(r"[a-zA-Z]+[a-zA-Z0-9_]*")
+_LIST_NAME_RE = re.compile(r"[^()\"' \t\n\r\f\v=,]+")
 _SEMVER_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
+_BARESTR_RE = re.compile(r"[^ \b\t\n\r(),=\"']+")
 
 
 # --------------------------------------------------------------------------------------------
@@ -219,7 +172,7 @@ class CheckResult:
 
 
 # --------------------------------------------------------------------------------------------
-# Condition language: tokenizer (with lexer modes) and recursive-descent parser
+# Condition language (the parser itself is falco/condition.py, libsinsp's grammar)
 # --------------------------------------------------------------------------------------------
 
 
@@ -232,425 +185,93 @@ class ConditionSyntaxError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class Token:
-    kind: str  # LPAREN RPAREN COMMA IDENT FIELD OP TRANSFORMER VAL STRING BARE NUMBER EOF
-    text: str  # the token text (for STRING: the unquoted value)
-    offset: int  # 0-based offset in the input
-    end: int
-
-
-class Tokenizer:
-    """Splits a condition into tokens. Two lexer modes, as the grammar is context-dependent:
-
-    * ``check`` mode: parentheses, keywords, identifiers (macro names), field names with an
-      optional ``[arg]``, operators, transformers;
-    * ``value`` mode: quoted strings, bare strings and numbers (``evt.dir = <`` and
-      ``proc.name = runc:[0:PARENT]`` are valid values, which no single token regex covers).
-    """
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-
-    def skip_blanks(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos] in _BLANKS:
-            self.pos += 1
-
-    def at_end(self) -> bool:
-        self.skip_blanks()
-        return self.pos >= len(self.text)
-
-    def peek_char(self) -> str:
-        self.skip_blanks()
-        return self.text[self.pos] if self.pos < len(self.text) else ""
-
-    def _make(self, kind: str, text: str, start: int, end: int) -> Token:
-        self.pos = end
-        return Token(kind, text, start, end)
-
-    def next_check(self) -> Token:
-        """Next token in check mode."""
-        self.skip_blanks()
-        start = self.pos
-        text = self.text
-        if start >= len(text):
-            return Token("EOF", "", start, start)
-        char = text[start]
-        if char in "(),":
-            return self._make({"(": "LPAREN", ")": "RPAREN", ",": "COMMA"}[char], char, start, start + 1)
-        for sym in ("==", "!=", "<=", ">=", "=", "<", ">"):
-            if text.startswith(sym, start):
-                return self._make("OP", sym, start, start + len(sym))
-        match = _FIELD_RE.match(text, start)
-        if match:
-            end = match.end()
-            name = match.group(0)
-            if end < len(text) and text[end] == "[":
-                arg_end = self._field_arg(end)
-                return self._make("FIELD", text[start:arg_end], start, arg_end)
-            return self._make("FIELD", name, start, end)
-        match = _IDENT_RE.match(text, start)
-        if match:
-            end = match.end()
-            word = match.group(0)
-            nxt = text[end] if end < len(text) else ""
-            if word in TRANSFORMERS and nxt == "(":
-                return self._make("TRANSFORMER", word, start, end + 1)
-            if word == "val" and nxt == "(":
-                return self._make("VAL", word, start, end + 1)
-            if word in KEYWORDS or word in ALL_OPS:
-                return self._make("OP" if word in ALL_OPS else word.upper(), word, start, end)
-            return self._make("IDENT", word, start, end)
-        raise ConditionSyntaxError(start, f"unexpected character {char!r}")
-
-    def _field_arg(self, bracket: int) -> int:
-        """Parse ``[arg]`` after a field name; return the offset after ``]``."""
-        text = self.text
-        pos = bracket + 1
-        if pos < len(text) and text[pos] in "\"'":
-            end = self._quoted_end(pos)
-            pos = end
-        else:
-            match = _FIELD_ARG_BARE_RE.match(text, pos)
-            if not match:
-                raise ConditionSyntaxError(pos, "expected a field argument after '['")
-            pos = match.end()
-        if pos >= len(text) or text[pos] != "]":
-            raise ConditionSyntaxError(pos, "expected ']' to close the field argument")
-        return pos + 1
-
-    def _quoted_end(self, start: int) -> int:
-        quote = self.text[start]
-        pos = start + 1
-        while pos < len(self.text):
-            char = self.text[pos]
-            if char == "\\" and pos + 1 < len(self.text):
-                pos += 2
-                continue
-            if char == quote:
-                return pos + 1
-            pos += 1
-        raise ConditionSyntaxError(start, "unterminated quoted string")
-
-    def next_value(self) -> Token:
-        """Next token in value mode: a quoted string or a bare string."""
-        self.skip_blanks()
-        start = self.pos
-        text = self.text
-        if start >= len(text):
-            return Token("EOF", "", start, start)
-        char = text[start]
-        if char in "\"'":
-            end = self._quoted_end(start)
-            raw = text[start + 1 : end - 1]
-            value = re.sub(r"\\(.)", r"\1", raw)
-            return self._make("STRING", value, start, end)
-        if char in "(),":
-            return self._make({"(": "LPAREN", ")": "RPAREN", ",": "COMMA"}[char], char, start, start + 1)
-        match = _BARESTR_RE.match(text, start)
-        if not match:
-            raise ConditionSyntaxError(start, f"unexpected character {char!r} where a value was expected")
-        return self._make("BARE", match.group(0), start, match.end())
-
-
 @dataclass
 class ConditionInfo:
-    """What a parsed condition refers to (the parser builds no evaluation tree: we only check)."""
+    """What a parsed condition refers to."""
 
-    fields: List[Tuple[str, int]] = field(default_factory=list)  # (field name, offset)
+    fields: List[Tuple[str, int]] = field(default_factory=list)  # (field name with [arg], offset)
     macros: List[Tuple[str, int]] = field(default_factory=list)  # (identifier, offset)
-    list_values: List[Tuple[str, int]] = field(default_factory=list)  # bare values in (...) lists
+    list_values: List[Tuple[str, int]] = field(default_factory=list)  # values in (...) lists
     list_identifiers: List[Tuple[str, int]] = field(default_factory=list)  # `in some_list` form
     operators: List[Tuple[str, int]] = field(default_factory=list)
     transformers: List[Tuple[str, int]] = field(default_factory=list)
+    tree: Any = None
 
 
-class ConditionParser:
-    """Recursive-descent parser of the Falco (libsinsp) condition language.
-
-    Grammar (precedence low to high)::
-
-        expr    := or
-        or      := and ('or' and)*
-        and     := not ('and' not)*
-        not     := 'not' not | primary
-        primary := '(' expr ')' | IDENT | operand condition
-        operand := FIELD | TRANSFORMER operand ')'
-        condition := 'exists'
-                   | ('<'|'<='|'>'|'>=') (NUMBER | rhs_field)
-                   | ('='|'=='|'!='|contains|...|regex) (STRING | BARE | rhs_field)
-                   | ('in'|'intersects'|'pmatch') ('(' [value (',' value)*] ')' | IDENT | rhs_field)
-        rhs_field := 'val(' FIELD ')' | TRANSFORMER operand ')'
-    """
-
-    MAX_DEPTH = 1000
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.lex = Tokenizer(text)
-        self.info = ConditionInfo()
-        self.depth = 0
-
-    def parse(self) -> ConditionInfo:
-        if not self.text.strip():
-            raise ConditionSyntaxError(0, "empty condition")
-        self._or()
-        if not self.lex.at_end():
-            tok = self._peek_check()
-            raise ConditionSyntaxError(tok.offset, f"unexpected {self._describe(tok)}; expected 'and', 'or' or end")
-        return self.info
-
-    # helpers --------------------------------------------------------------------------------
-    def _peek_check(self) -> Token:
-        saved = self.lex.pos
-        try:
-            return self.lex.next_check()
-        finally:
-            self.lex.pos = saved
-
-    @staticmethod
-    def _describe(tok: Token) -> str:
-        if tok.kind == "EOF":
-            return "end of condition"
-        return f"{tok.text!r}"
-
-    def _keyword_follows_ok(self, tok: Token) -> bool:
-        """'and'/'or'/'not' must be followed by a blank or '(' (libsinsp lexes them so)."""
-        nxt = self.text[tok.end] if tok.end < len(self.text) else ""
-        return nxt == "" or nxt in _BLANKS or nxt == "("
-
-    # grammar --------------------------------------------------------------------------------
-    def _or(self) -> None:
-        self._and()
-        while True:
-            tok = self._peek_check()
-            if tok.kind == "OR":
-                self.lex.next_check()
-                self._and()
-            else:
-                return
-
-    def _and(self) -> None:
-        self._not()
-        while True:
-            tok = self._peek_check()
-            if tok.kind == "AND":
-                self.lex.next_check()
-                self._not()
-            else:
-                return
-
-    def _not(self) -> None:
-        tok = self._peek_check()
-        if tok.kind == "NOT":
-            if not self._keyword_follows_ok(tok):
-                raise ConditionSyntaxError(tok.end, "expected a blank or '(' after 'not'")
-            self.lex.next_check()
-            self._not()
-            return
-        self._primary()
-
-    def _primary(self) -> None:
-        self.depth += 1
-        if self.depth > self.MAX_DEPTH:
-            raise ConditionSyntaxError(self.lex.pos, "condition nested too deeply")
-        try:
-            tok = self.lex.next_check()
-            if tok.kind == "LPAREN":
-                self._or()
-                close = self.lex.next_check()
-                if close.kind != "RPAREN":
-                    raise ConditionSyntaxError(close.offset, f"expected ')' but found {self._describe(close)}")
-                return
-            if tok.kind == "IDENT":
-                self.info.macros.append((tok.text, tok.offset))
-                nxt = self._peek_check()
-                if nxt.kind == "OP":
-                    raise ConditionSyntaxError(
-                        tok.offset,
-                        f"'{tok.text}' is not a field name (fields have a class prefix, e.g. proc.name); "
-                        f"a macro reference cannot be followed by '{nxt.text}'",
-                    )
-                return
-            if tok.kind in ("FIELD", "TRANSFORMER"):
-                self._operand_rest(tok)
-                self._condition(tok)
-                return
-            if tok.kind in ("AND", "OR"):
-                raise ConditionSyntaxError(tok.offset, f"expected a field, macro or '(' but found '{tok.text}'")
-            raise ConditionSyntaxError(tok.offset, f"expected a field, macro or '(' but found {self._describe(tok)}")
-        finally:
-            self.depth -= 1
-
-    def _operand_rest(self, tok: Token) -> None:
-        """Finish an operand that starts with ``tok`` (a FIELD or a TRANSFORMER)."""
-        if tok.kind == "FIELD":
-            self.info.fields.append((tok.text, tok.offset))
-            return
-        self.info.transformers.append((tok.text, tok.offset))
-        inner = self.lex.next_check()
-        if inner.kind not in ("FIELD", "TRANSFORMER"):
-            raise ConditionSyntaxError(inner.offset, f"expected a field inside {tok.text}(...)")
-        self._operand_rest(inner)
-        close = self.lex.next_check()
-        if close.kind != "RPAREN":
-            raise ConditionSyntaxError(close.offset, f"expected ')' to close {tok.text}(")
-
-    def _rhs_field(self, tok: Token) -> bool:
-        """``val(field)`` or ``transformer(field)`` on the right-hand side; True when consumed."""
-        if tok.kind == "VAL":
-            inner = self.lex.next_check()
-            if inner.kind not in ("FIELD", "TRANSFORMER"):
-                raise ConditionSyntaxError(inner.offset, "expected a field inside val(...)")
-            self._operand_rest(inner)
-            close = self.lex.next_check()
-            if close.kind != "RPAREN":
-                raise ConditionSyntaxError(close.offset, "expected ')' to close val(")
-            return True
-        if tok.kind == "TRANSFORMER":
-            self._operand_rest(tok)
-            return True
-        return False
-
-    def _try_rhs_field(self) -> bool:
-        saved = self.lex.pos
-        try:
-            tok = self.lex.next_check()
-        except ConditionSyntaxError:
-            self.lex.pos = saved
-            return False
-        if tok.kind in ("VAL", "TRANSFORMER"):
-            return self._rhs_field(tok)
-        self.lex.pos = saved
-        return False
-
-    def _condition(self, left: Token) -> None:
-        op = self.lex.next_check()
-        if op.kind != "OP":
-            name = left.text
-            raise ConditionSyntaxError(op.offset, f"expected an operator after '{name}' but found {self._describe(op)}")
-        self.info.operators.append((op.text, op.offset))
-        if op.text in UNARY_OPS:
-            return
-        if op.text in LIST_OPS:
-            self._list_value(op)
-            return
-        if op.text in WORD_STR_OPS:
-            nxt = self.text[op.end] if op.end < len(self.text) else ""
-            if nxt not in _BLANKS or nxt == "":
-                raise ConditionSyntaxError(op.end, f"expected a blank after '{op.text}'")
-        if self._try_rhs_field():
-            return
-        val = self.lex.next_value()
-        if val.kind == "EOF":
-            raise ConditionSyntaxError(val.offset, f"expected a value after '{op.text}'")
-        if val.kind not in ("STRING", "BARE"):
-            raise ConditionSyntaxError(val.offset, f"expected a value after '{op.text}' but found {val.text!r}")
-        if op.text in NUM_OPS and (
-            val.kind != "BARE" or not (_HEX_RE.fullmatch(val.text) or _NUMBER_RE.fullmatch(val.text))
-        ):
-            raise ConditionSyntaxError(val.offset, f"expected a number after '{op.text}' but found {val.text!r}")
-
-    def _list_value(self, op: Token) -> None:
-        nxt = self.text[op.end] if op.end < len(self.text) else ""
-        if nxt not in _BLANKS + "(" or nxt == "":
-            raise ConditionSyntaxError(op.end, f"expected a blank or '(' after '{op.text}'")
-        if self._try_rhs_field():
-            return
-        start = self.lex.next_value()
-        if start.kind == "BARE" and _IDENT_RE.fullmatch(start.text):
-            self.info.list_identifiers.append((start.text, start.offset))
-            return
-        if start.kind != "LPAREN":
-            raise ConditionSyntaxError(start.offset, f"expected '(' to start the value list after '{op.text}'")
-        tok = self.lex.next_value()
-        if tok.kind == "RPAREN":
-            return
-        while True:
-            if tok.kind not in ("STRING", "BARE"):
-                raise ConditionSyntaxError(tok.offset, f"expected a list value but found {self._describe(tok)}")
-            if tok.kind == "BARE":
-                self.info.list_values.append((tok.text, tok.offset))
-            sep = self.lex.next_value()
-            if sep.kind == "RPAREN":
-                return
-            if sep.kind != "COMMA":
-                raise ConditionSyntaxError(
-                    sep.offset, f"expected ',' or ')' in the value list but found {self._describe(sep)}"
-                )
-            tok = self.lex.next_value()
+def _info(tree: Any) -> ConditionInfo:
+    info = ConditionInfo(tree=tree)
+    for node in fcond.walk(tree):
+        if isinstance(node, fcond.FieldRef):
+            info.fields.append((node.full, node.pos))
+        elif isinstance(node, fcond.Identifier):
+            info.macros.append((node.name, node.pos))
+        elif isinstance(node, fcond.Transformer):
+            info.transformers.append((node.name, node.pos))
+        elif isinstance(node, fcond.Check):
+            info.operators.append((node.op, node.pos))
+            if isinstance(node.right, fcond.ValueList):
+                info.list_values.extend(zip(node.right.values, node.right.positions))
+            elif isinstance(node.right, fcond.Value) and node.op in ("in", "intersects", "pmatch"):
+                info.list_identifiers.append((node.right.text, node.right.pos))
+    return info
 
 
 def parse_condition(text: str) -> ConditionInfo:
-    """Parse a condition; raise ConditionSyntaxError with a 0-based offset on failure."""
-    return ConditionParser(text).parse()
+    """Parse a condition as libsinsp does; raise ConditionSyntaxError with a 0-based offset."""
+    try:
+        return _info(fcond.parse(text))
+    except fcond.FilterSyntaxError as exc:
+        raise ConditionSyntaxError(exc.offset, _friendly(exc.message, text, exc.offset)) from None
+
+
+def _friendly(message: str, text: str, offset: int) -> str:
+    """libsinsp's message, plus what stands at the position."""
+    if offset >= len(text.rstrip()):
+        found = "end of condition"
+    else:
+        found = repr(text[offset : offset + 12].split()[0] if text[offset:].split() else text[offset])
+    if message == "filter input string is empty":
+        return "empty condition"
+    if message.startswith("unexpected token after"):
+        after = message[len("unexpected token after ") :].split(", expecting")[0]
+        return f"unexpected {found} after {after}: expected 'and', 'or' or the end of the condition"
+    if message.startswith("expected a valid check operator"):
+        message = "expected an operator (" + ", ".join(fcond.ALL_OPERATORS) + ")"
+    message = message.replace("expected a ')' token", "expected ')'").replace("expected a ']' token", "expected ']'")
+    return f"{message} but found {found}"
 
 
 def parse_output(text: str) -> List[Tuple[str, int]]:
-    """Parse an output format; return [(field, offset)]; raise ConditionSyntaxError."""
+    """Check an output format as libsinsp's formatter reads it; return [(field, offset)]."""
+    problem = fsem.check_output(text)
+    if problem is not None:
+        raise ConditionSyntaxError(problem[1], problem[0])
     fields: List[Tuple[str, int]] = []
+    body = text[1:] if text.startswith("*") else text
+    shift = len(text) - len(body)
     pos = 0
-    length = len(text)
     while True:
-        pos = text.find("%", pos)
-        if pos < 0:
+        pos = body.find("%", pos)
+        if pos < 0 or pos == len(body) - 1:
             return fields
-        start = pos
-        pos += 1
-        if pos >= length:
-            raise ConditionSyntaxError(start, "output cannot end with '%'")
-        while pos < length and text[pos].isdigit():  # length modifier, e.g. %20proc.name
-            pos += 1
-        if pos >= length:
-            raise ConditionSyntaxError(start, "output cannot end with a '%' length modifier")
-        if text[pos] == "(":
-            pos = _output_paren(text, pos, fields)
-            continue
-        match = _FIELD_RE.match(text, pos)
-        if not match:
-            shown = text[start : start + 16].split("\n")[0]
-            raise ConditionSyntaxError(start, f"invalid output token '{shown}': expected a field name after '%'")
-        name_end = match.end()
-        if name_end < length and text[name_end] == "[":
-            close = text.find("]", name_end)
-            if close < 0:
-                raise ConditionSyntaxError(name_end, "expected ']' to close the field argument")
-            if close == name_end + 1:
-                raise ConditionSyntaxError(name_end, "empty field argument '[]'")
-            name_end = close + 1
-        fields.append((text[pos:name_end], pos))
-        pos = name_end
-
-
-def _output_paren(text: str, pos: int, fields: List[Tuple[str, int]]) -> int:
-    """``%(field)`` or ``%(transformer(field))``; return the offset after the closing paren."""
-    depth = 0
-    end = pos
-    while end < len(text):
-        if text[end] == "(":
-            depth += 1
-        elif text[end] == ")":
-            depth -= 1
-            if depth == 0:
+        start = pos + 1
+        while start < len(body) and body[start].isdigit():
+            start += 1
+        rest = body[start:]
+        size = len(rest)
+        while size > 0:
+            try:
+                parser = fcond.Parser(rest[:size])
+                tree = parser.parse_field_or_transformer()
+                fsem.extractor(tree)
+                for node in fcond.walk(tree):
+                    if isinstance(node, fcond.FieldRef):
+                        fields.append((node.full, start + shift + node.pos))
+                size = parser.pos
                 break
-        end += 1
-    if depth != 0:
-        raise ConditionSyntaxError(pos, "unbalanced '(' in output field")
-    inner = text[pos + 1 : end]
-    inner_parser = ConditionParser(inner)
-    tok = inner_parser.lex.next_check()
-    if tok.kind not in ("FIELD", "TRANSFORMER"):
-        raise ConditionSyntaxError(pos + 1 + tok.offset, f"expected a field inside '%(...)' but found {inner!r}")
-    try:
-        inner_parser._operand_rest(tok)
-    except ConditionSyntaxError as exc:
-        raise ConditionSyntaxError(pos + 1 + exc.offset, exc.message) from None
-    if not inner_parser.lex.at_end():
-        raise ConditionSyntaxError(pos + 1 + inner_parser.lex.pos, f"unexpected text in '%({inner})'")
-    for name, offset in inner_parser.info.fields:
-        fields.append((name, pos + 1 + offset))
-    return end + 1
+            except (fcond.FilterSyntaxError, fsem.CompileError, fvoc.FieldError):
+                size -= 1
+        pos = start + max(size, 1)
 
 
 def field_class(name: str) -> str:
@@ -715,7 +336,7 @@ def load_yaml_nodes(text: str) -> Node:
 
 
 # --------------------------------------------------------------------------------------------
-# Collected definitions (the rule set after all files are read, in order)
+# Collected definitions (Falco's rule collector: the rule set after all files are read, in order)
 # --------------------------------------------------------------------------------------------
 
 
@@ -742,6 +363,8 @@ class ListDef:
     items: List[Tuple[str, Origin]]
     origin: Origin
     index: int
+    visibility: int = 0
+    used: bool = False
 
 
 @dataclass
@@ -751,6 +374,10 @@ class MacroDef:
     origin: Origin
     index: int
     visibility: int
+    used: bool = False
+    tree: Any = None  # the parsed (then macro-resolved) condition
+    broken: bool = False
+    mapper: Any = None
 
 
 @dataclass
@@ -772,6 +399,8 @@ class RuleDef:
     enabled: bool
     skip_unknown: bool
     exceptions: List[ExceptionDef]
+    warn_evttypes: bool = True
+    unknown_source: bool = False
 
 
 def _plain(node: Node) -> Any:
@@ -783,8 +412,271 @@ def _plain(node: Node) -> Any:
     return node.value
 
 
+_YAML_TRUE = ("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON")
+_YAML_FALSE = ("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF")
+
+
+def _yaml_cpp_bool(node: Node) -> Optional[bool]:
+    """A boolean as yaml-cpp decodes it (None when it cannot)."""
+    if node.kind != "scalar":
+        return None
+    text = str(node.value)
+    if text in _YAML_TRUE:
+        return True
+    if text in _YAML_FALSE:
+        return False
+    return None
+
+
+class _Mapped:
+    """Condition text assembled from fragments, with the origin of each character."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.where: List[Tuple[int, int]] = []  # (piece index, offset in piece) per character
+        self.pieces: List[Tuple[Origin, str, bool]] = []  # (origin, text, has columns)
+
+    def add(self, text: str, origin: Optional[Origin] = None, columns: bool = True) -> None:
+        if origin is None:
+            anchor = self.where[-1] if self.where else (-1, 0)
+            self.text += text
+            self.where.extend([anchor] * len(text))
+            return
+        self.pieces.append((origin, text, columns))
+        index = len(self.pieces) - 1
+        self.text += text
+        self.where.extend((index, i) for i in range(len(text)))
+
+    def locate(self, offset: int) -> Tuple[Optional[Origin], Optional[int], str]:
+        if not self.where:
+            return None, None, ""
+        piece, pos = self.where[min(max(offset, 0), len(self.where) - 1)]
+        if offset >= len(self.where):
+            pos += 1
+        if piece < 0:
+            return None, None, ""
+        origin, text, columns = self.pieces[piece]
+        return origin, (pos + 1 if columns else None), text
+
+    def resolve_list(self, name: str, items: Sequence[str]) -> bool:
+        """Falco's textual list substitution (rule_loader_compiler's resolve_list)."""
+        blanks = " \t\n\r"
+        delims = blanks + "(),="
+        cnd = self.text
+        where = self.where
+        used = False
+        start = cnd.find(name)
+        while start >= 0:
+            end = start + len(name)
+            if (start == 0 or cnd[start - 1] in delims) and (end >= len(cnd) or cnd[end] in delims):
+                anchor = where[start]
+                while start > 0 and cnd[start - 1] in blanks:
+                    start -= 1
+                while end < len(cnd) and cnd[end] in blanks:
+                    end += 1
+                sub = ", ".join(_quote_item(v) for v in items)
+                if not sub:
+                    if start > 0 and cnd[start - 1] == ",":
+                        start -= 1
+                    elif end < len(cnd) and cnd[end] == ",":
+                        end += 1
+                new = ""
+                new_where: List[Tuple[int, int]] = []
+                if start > 0:
+                    new = cnd[:start] + " "
+                    new_where = [*where[:start], anchor]
+                new += sub + " "
+                new_where += [anchor] * (len(sub) + 1)
+                new += cnd[end:]
+                new_where += where[end:]
+                cnd, where = new, new_where
+                start += len(sub) + 1
+                used = True
+            start = cnd.find(name, start + 1)
+        self.text, self.where = cnd, where
+        return used
+
+
+def _quote_item(value: str) -> str:
+    if " " in value and value[:1] not in ("'", '"'):
+        return '"' + value + '"'
+    return value
+
+
+def _paren_item(value: str) -> str:
+    return value if value.startswith("(") else "(" + value + ")"
+
+
+class _RuleLoadError(Exception):
+    def __init__(self, message: str, origin: Optional[Origin] = None, column: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.origin = origin
+        self.column = column
+
+
+@dataclass
+class MacroRef(fcond.Node):
+    """A macro reference replaced by the macro's (resolved) condition."""
+
+    name: str = ""
+    expansion: Any = None
+    mapper: Any = None
+
+
+_LIST_OPERATORS = ("in", "intersects", "pmatch")
+_DEPRECATED_FIELDS = (
+    "evt.dir",
+    "evt.latency",
+    "evt.latency.s",
+    "evt.latency.ns",
+    "evt.latency.human",
+    "evt.wait_latency",
+)
+
+
+def _is_list_operator(op: str) -> bool:
+    if op in _LIST_OPERATORS:
+        return True
+    return _is_modifier_operator(op)
+
+
+def _is_modifier_operator(op: str) -> bool:
+    base, _sep, modifier = op.partition(" ")
+    return modifier in ("oneof", "anyof", "allof") and base in fcond.MODIFIABLE_OPS
+
+
+class _Codes:
+    """An event-code set for the 'too many evt.type values' warning: names, or all but names."""
+
+    def __init__(self, names: Iterable[str] = (), complement: bool = False) -> None:
+        self.names = frozenset(names)
+        self.complement = complement
+
+    @classmethod
+    def everything(cls) -> _Codes:
+        return cls((), True)
+
+    def invert(self) -> _Codes:
+        return _Codes(self.names, not self.complement)
+
+    def intersect(self, other: _Codes) -> _Codes:
+        if self.complement and other.complement:
+            return _Codes(self.names | other.names, True)
+        if self.complement:
+            return _Codes(other.names - self.names)
+        if other.complement:
+            return _Codes(self.names - other.names)
+        return _Codes(self.names & other.names)
+
+    def merge(self, other: _Codes) -> _Codes:
+        if self.complement and other.complement:
+            return _Codes(self.names & other.names, True)
+        if self.complement:
+            return _Codes(self.names - other.names, True)
+        if other.complement:
+            return _Codes(other.names - self.names, True)
+        return _Codes(self.names | other.names)
+
+    def too_many(self) -> bool:
+        if self.complement:
+            return True
+        codes = 2 * len(self.names & fvoc.EVENT_NAMES)
+        return codes == 0 or codes > 100
+
+
+class _CodeVisitor:
+    """libsinsp's event-code search over a condition (ppm_event_codes)."""
+
+    def __init__(self) -> None:
+        self.negated = False
+        self.has_codes = False
+        self.codes = _Codes.everything()
+        self.is_evttype = False
+        self.is_field = True
+
+    def _try_invert(self) -> None:
+        if self.negated and self.has_codes:
+            self.codes = self.codes.invert()
+
+    def visit(self, node: Any) -> None:
+        if isinstance(node, MacroRef):
+            self.visit(node.expansion)
+        elif isinstance(node, fcond.BoolOp):
+            conj = (node.op == "and") != self.negated
+            acc = _Codes.everything() if conj else _Codes()
+            for child in node.children:
+                self.visit(child)
+                acc = acc.intersect(self.codes) if conj else acc.merge(self.codes)
+            self.codes = acc
+            self.is_evttype = False
+        elif isinstance(node, fcond.Not):
+            self.codes = _Codes()
+            saved = self.negated
+            self.negated = not self.negated
+            self.visit(node.child)
+            self.negated = saved
+            self.is_evttype = False
+        elif isinstance(node, fcond.Check) and node.right is not None:
+            self.has_codes = False
+            if node.op in ("==", "=", "!=", "in"):
+                self.visit(node.left)
+                if self.is_evttype:
+                    self.is_field = False
+                    self.visit(node.right)
+                    if self.is_field:
+                        raise fsem.CompileError(
+                            "right-hand field comparisons on `evt.type`/`syscall.type` checks are not supported "
+                            "by event code search"
+                        )
+                    if node.op == "!=" and self.has_codes:
+                        self.codes = self.codes.invert()
+                    self.is_evttype = False
+                    return
+            self.codes = _Codes.everything()
+            self.is_evttype = False
+            self._try_invert()
+        elif isinstance(node, fcond.Check):
+            self.visit(node.left)
+            self.has_codes = self.is_evttype and node.op == "exists"
+            self.codes = _Codes.everything()
+            self.is_evttype = False
+            self._try_invert()
+        elif isinstance(node, fcond.Identifier):
+            self.has_codes = False
+            self.codes = _Codes.everything()
+            self.is_evttype = False
+            self._try_invert()
+        elif isinstance(node, fcond.Value):
+            self.has_codes = True
+            self.codes = _Codes([node.text])
+            self.is_evttype = False
+            self._try_invert()
+        elif isinstance(node, fcond.ValueList):
+            self.has_codes = True
+            self.codes = _Codes(node.values)
+            self.is_evttype = False
+            self._try_invert()
+        elif isinstance(node, fcond.TransformerList):
+            for child in node.children:
+                self.visit(child)
+        elif isinstance(node, fcond.FieldRef):
+            self.has_codes = False
+            self.is_field = True
+            self.is_evttype = node.name in ("evt.type", "syscall.type") and node.arg is None
+            self.codes = _Codes.everything()
+            self._try_invert()
+        elif isinstance(node, fcond.Transformer):
+            for child in node.args:
+                self.visit(child)
+                if self.is_evttype:
+                    raise fsem.CompileError("event code search does not support `evt.type` checks with transformers")
+            self.is_field = True
+
+
 class RuleSetChecker:
-    """Reads rules files in order, then checks the resulting rule set as a whole."""
+    """Reads rules files in order (Falco's reader and collector), then compiles the resulting
+    rule set as a whole (Falco's rule compiler): lists, macros, rules, then the unused ones."""
 
     def __init__(self, extra_field_classes: Iterable[str] = (), check_field_classes: bool = True) -> None:
         self.result = CheckResult()
@@ -792,7 +684,7 @@ class RuleSetChecker:
         self.macros: Dict[str, MacroDef] = {}
         self.rules: Dict[str, RuleDef] = {}
         self.order = 0
-        self.field_classes = set(SYSCALL_FIELD_CLASSES | PLUGIN_FIELD_CLASSES) | set(extra_field_classes)
+        self.extra_field_classes = set(extra_field_classes)
         self.check_field_classes = check_field_classes
         self.counts = {"files": 0, "rules": 0, "macros": 0, "lists": 0}
 
@@ -830,7 +722,7 @@ class RuleSetChecker:
         self.counts["files"] += 1
         file_origin = Origin(name, 0, "file", "")
         try:
-            root = load_yaml_nodes(text)
+            docs = [_convert(doc) for doc in yaml.compose_all(text, Loader=yaml.SafeLoader)]
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
             line = mark.line + 1 if mark is not None else 0
@@ -838,20 +730,33 @@ class RuleSetChecker:
             problem = getattr(exc, "problem", None) or str(exc)
             self.error(file_origin, f"YAML syntax error: {problem}", key="yaml", column=column, line=line)
             return
-        if root.kind != "seq":
-            file_origin.line = root.line
-            self.error(file_origin, "a rules file must be a YAML sequence of lists, macros and rules")
-            return
-        for item in root.value:
-            self._read_item(name, item)
+        for root in docs:
+            if root.is_null():
+                continue
+            if root.kind != "seq":
+                file_origin.line = root.line
+                self.error(file_origin, "a rules file must be a YAML sequence of lists, macros and rules")
+                return
+            for item in root.value:
+                if item.is_null():
+                    continue
+                try:
+                    self._read_item(name, item)
+                except _RuleLoadError as exc:
+                    # Falco stops reading a file at its first error (the file is refused); we
+                    # read on to report the other items' errors too
+                    self.error(exc.origin or Origin(name, item.line, "item", ""), exc.message, column=exc.column)
+
+    def _fail(self, origin: Origin, message: str, key: str = "", line: int = 0) -> None:
+        where = Origin(origin.file, line or origin.line, origin.item_type, origin.item, key or origin.key)
+        raise _RuleLoadError(message, where)
 
     def _read_item(self, file: str, item: Node) -> None:
         if item.kind != "map":
-            self.error(
+            self._fail(
                 Origin(file, item.line, "item", ""),
                 "unexpected element type: each element must be a mapping (a list, macro or rule)",
             )
-            return
         keys = item.value
         for kind in ("required_engine_version", "required_plugin_versions", "list", "macro", "rule"):
             if kind in keys:
@@ -859,28 +764,30 @@ class RuleSetChecker:
         else:
             close = difflib.get_close_matches(next(iter(keys), ""), ["rule", "macro", "list"], n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            self.error(
+            self.warn(
                 Origin(file, item.line, "item", ""),
                 f"unknown top-level item with keys {sorted(keys)}: expected one of rule, macro, list, "
-                f"required_engine_version, required_plugin_versions{hint}; Falco would ignore it",
+                f"required_engine_version, required_plugin_versions{hint}; Falco ignores it",
             )
             return
-        name_node = keys[kind]
-        name = name_node.scalar() if kind in ("list", "macro", "rule") else ""
-        origin = Origin(file, item.line, kind, name or "")
-        self._check_keys(item, kind, origin)
         if kind == "required_engine_version":
+            origin = Origin(file, item.line, kind, "")
             self._read_engine_version(item, origin)
         elif kind == "required_plugin_versions":
+            origin = Origin(file, item.line, kind, "")
             self._read_plugin_versions(item, origin)
-        elif kind == "list":
-            self._read_list(item, origin)
-        elif kind == "macro":
-            self._read_macro(item, origin)
         else:
-            self._read_rule(item, origin)
+            name = self._string(item, kind, Origin(file, item.line, kind, ""))
+            origin = Origin(file, item.line, kind, name)
+            if kind == "list":
+                self._read_list(item, origin)
+            elif kind == "macro":
+                self._read_macro(item, origin)
+            else:
+                self._read_rule(item, origin)
+        self._unknown_keys(item, kind, origin)
 
-    def _check_keys(self, item: Node, kind: str, origin: Origin) -> None:
+    def _unknown_keys(self, item: Node, kind: str, origin: Origin) -> None:
         allowed = {
             "rule": RULE_KEYS,
             "macro": MACRO_KEYS,
@@ -891,390 +798,446 @@ class RuleSetChecker:
         for key in item.value:
             if key in allowed:
                 continue
-            line = item.key_lines.get(key, item.line)
             close = difflib.get_close_matches(key, sorted(allowed), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            if key in SCHEMA_KEYS:
-                self.warn(origin, f"key '{key}' has no effect on a {kind}{hint}", key=key, line=line)
-            else:
-                self.error(origin, f"unknown key '{key}' for a {kind}{hint}", key=key, line=line)
+            self.warn(
+                origin,
+                f"unknown key '{key}' for a {kind}{hint}: Falco ignores it",
+                key=key,
+                line=item.key_lines.get(key, item.line),
+            )
 
-    def _scalar_value(self, item: Node, key: str, origin: Origin, required: bool = True) -> Optional[str]:
+    def _string(
+        self, item: Node, key: str, origin: Origin, optional: bool = False, can_be_empty: bool = False
+    ) -> Optional[str]:
+        """A scalar as Falco's decode_val reads it (raise _RuleLoadError)."""
         node = item.value.get(key)
-        if node is None:
-            if required:
-                self.error(origin, f"missing required key '{key}'")
-            return None
         line = item.key_lines.get(key, item.line)
-        if node.kind != "scalar" or node.is_null():
-            self.error(origin, f"value of '{key}' must be a non-empty scalar", key=key, line=line)
-            return None
+        if node is None:
+            if optional:
+                return None
+            self._fail(origin, f"missing required key '{key}'")
+        if node.is_null():
+            if can_be_empty:
+                return None
+            self._fail(origin, f"value of '{key}' is empty", key=key, line=line)
+        if node.kind != "scalar":
+            self._fail(
+                origin,
+                f"value of '{key}' must be a scalar, got a {'sequence' if node.kind == 'seq' else 'mapping'}",
+                key=key,
+                line=line,
+            )
         if str(node.value) == "":
-            self.error(origin, f"value of '{key}' must be non-empty", key=key, line=line)
-            return None
+            if can_be_empty:
+                return None
+            self._fail(origin, f"value of '{key}' must be non-empty", key=key, line=line)
         return str(node.value)
 
-    def _bool_value(self, item: Node, key: str, origin: Origin) -> Optional[bool]:
-        node = item.value.get(key)
-        if node is None:
+    def _bool(self, item: Node, key: str, origin: Origin, optional: bool = True) -> Optional[bool]:
+        text = self._string(item, key, origin, optional=optional)
+        if text is None:
             return None
-        value = node.as_bool()
+        value = _yaml_cpp_bool(item.value[key])
         if value is None:
-            self.error(
+            self._fail(
                 origin,
-                f"value of '{key}' must be a boolean (true/false), got {_plain(node)!r}",
+                f"value of '{key}' must be a boolean (true/false), got {text!r}",
                 key=key,
                 line=item.key_lines.get(key, item.line),
             )
         return value
 
     def _read_engine_version(self, item: Node, origin: Origin) -> None:
-        value = self._scalar_value(item, "required_engine_version", origin)
-        if value is not None and not (value.isdigit() or _SEMVER_RE.match(value)):
-            self.error(origin, f"unable to parse engine version '{value}': expected an integer or x.y.z")
+        value = self._string(item, "required_engine_version", origin)
+        assert value is not None
+        if value.isdigit():
+            required = (0, int(value), 0)
+        elif _SEMVER_RE.match(value):
+            required = tuple(int(p) for p in value.split("."))
+        else:
+            self._fail(origin, f"unable to parse engine version '{value}': expected an integer or x.y.z semver")
+            return
+        engine = tuple(int(p) for p in fvoc.ENGINE_VERSION.split("."))
+        if required[0] != engine[0] or required > engine:
+            self._fail(
+                origin,
+                f"rules require engine version {'.'.join(map(str, required))}, "
+                f"but engine version is {fvoc.ENGINE_VERSION}",
+            )
 
     def _read_plugin_versions(self, item: Node, origin: Origin) -> None:
         node = item.value["required_plugin_versions"]
         if node.kind != "seq":
-            self.error(origin, "value of required_plugin_versions must be a sequence")
-            return
+            self._fail(origin, "value of required_plugin_versions must be a sequence")
         for entry in node.value:
             entry_origin = Origin(origin.file, entry.line, "required_plugin_versions", "")
             if entry.kind != "map":
-                self.error(entry_origin, "plugin version must be a mapping with name and version")
-                continue
-            entry_origin.item = str(entry.value.get("name", Node("scalar", "", 0)).value)
-            for key in entry.value:
-                if key not in ("name", "version", "alternatives"):
-                    self.error(entry_origin, f"unknown key '{key}' in a plugin version requirement", key=key)
-            self._scalar_value(entry, "name", entry_origin)
-            self._scalar_value(entry, "version", entry_origin)
+                self._fail(entry_origin, "plugin version must be a mapping with name and version")
+            entry_origin.item = self._string(entry, "name", entry_origin) or ""
+            names = {entry_origin.item}
+            version = self._string(entry, "version", entry_origin) or ""
+            if not _SEMVER_RE.match(version):
+                self._fail(entry_origin, f"invalid required version '{version}' for plugin '{entry_origin.item}'")
             alternatives = entry.value.get("alternatives")
             if alternatives is not None:
                 if alternatives.kind != "seq":
-                    self.error(entry_origin, "value of plugin version alternatives must be a sequence")
-                    continue
+                    self._fail(entry_origin, "value of plugin version alternatives must be a sequence")
                 for alt in alternatives.value:
                     alt_origin = Origin(origin.file, alt.line, "required_plugin_versions", entry_origin.item)
                     if alt.kind != "map":
-                        self.error(alt_origin, "plugin version alternative must be a mapping")
-                        continue
-                    self._scalar_value(alt, "name", alt_origin)
-                    self._scalar_value(alt, "version", alt_origin)
+                        self._fail(alt_origin, "plugin version alternative must be a mapping")
+                    alt_name = self._string(alt, "name", alt_origin) or ""
+                    alt_version = self._string(alt, "version", alt_origin) or ""
+                    if not _SEMVER_RE.match(alt_version):
+                        self._fail(alt_origin, f"invalid required version '{alt_version}' for plugin '{alt_name}'")
+                    if alt_name in names:
+                        self._fail(alt_origin, f"multiple alternative version requirements for plugin '{alt_name}'")
+                    names.add(alt_name)
 
     def _overrides(
         self, item: Node, origin: Origin, appendable: Set[str], replaceable: Set[str]
-    ) -> Tuple[Set[str], Set[str], bool]:
-        """Return (append keys, replace keys, valid)."""
+    ) -> Tuple[Set[str], Set[str]]:
         node = item.value.get("override")
-        if node is None:
-            return set(), set(), True
+        if node is None or node.kind == "scalar":
+            return set(), set()
+        if node.kind == "seq":
+            self._fail(origin, "'override' must be a mapping of key: append|replace", key="override")
         line = item.key_lines.get("override", item.line)
-        if node.kind != "map" or not node.value:
-            self.error(
-                origin, "'override' must be a non-empty mapping of key: append|replace", key="override", line=line
-            )
-            return set(), set(), False
         appends: Set[str] = set()
         replaces: Set[str] = set()
-        valid = True
         for key, op_node in node.value.items():
             key_line = node.key_lines.get(key, line)
-            operation = op_node.scalar()
+            operation = op_node.scalar() if op_node.kind == "scalar" else None
             if operation == "append":
                 if key not in appendable:
                     hint = ", use 'replace' instead" if key in replaceable else ""
-                    self.error(origin, f"key '{key}' cannot be appended to{hint}", key="override", line=key_line)
-                    valid = False
-                    continue
+                    self._fail(origin, f"key '{key}' cannot be appended to{hint}", key="override", line=key_line)
                 appends.add(key)
             elif operation == "replace":
                 if key not in replaceable:
-                    self.error(origin, f"key '{key}' cannot be replaced", key="override", line=key_line)
-                    valid = False
-                    continue
+                    self._fail(origin, f"key '{key}' cannot be replaced", key="override", line=key_line)
                 replaces.add(key)
             else:
                 allowed = [op for op, keys in (("append", appendable), ("replace", replaceable)) if key in keys]
-                self.error(
+                self._fail(
                     origin,
                     f"invalid override operation for key '{key}': {_plain(op_node)!r}; allowed: "
                     f"{', '.join(allowed) or 'none (key cannot be overridden)'}",
                     key="override",
                     line=key_line,
                 )
-                valid = False
-                continue
-            if key not in item.value:
-                self.error(
-                    origin,
-                    f"an override for '{key}' was specified but '{key}' is not defined in the item",
-                    key="override",
-                    line=key_line,
-                )
-                valid = False
-        return appends, replaces, valid
+        return appends, replaces
 
     def _read_list(self, item: Node, origin: Origin) -> None:
         name = origin.item
-        if not name or not _LIST_NAME_RE.fullmatch(name):
-            self.error(origin, f"invalid list name {name!r}: it must be a bare string without blanks, quotes, ( ) , =")
-            return
-        items_node = item.value.get("items")
-        items: List[Tuple[str, Origin]] = []
-        if items_node is None:
-            self.error(origin, "missing required key 'items'")
-            return
-        if items_node.kind != "seq":
-            self.error(
-                origin, "value of 'items' must be a sequence", key="items", line=item.key_lines.get("items", item.line)
+        if not _LIST_NAME_RE.fullmatch(name):
+            self.warn(
+                origin, f"invalid list name {name!r}: list names should be bare strings without blanks, quotes, ( ) , ="
             )
-            return
+        items_node = item.value.get("items")
+        if items_node is None:
+            self._fail(origin, "missing required key 'items'")
+        line = item.key_lines.get("items", item.line)
+        if items_node.kind != "seq":
+            self._fail(origin, "value of 'items' must be a sequence", key="items", line=line)
+        items: List[Tuple[str, Origin]] = []
         for child in items_node.value:
             if child.kind != "scalar" or child.is_null():
-                self.error(origin, "list items must be scalars (strings or numbers)", key="items", line=child.line)
-                continue
+                self._fail(origin, "list items must be scalars (strings or numbers)", key="items", line=child.line)
             items.append((str(child.value), Origin(origin.file, child.line, "list", name, "items")))
-        legacy_append = self._bool_value(item, "append", origin)
-        appends, replaces, valid = self._overrides(item, origin, {"items"}, {"items"})
-        if not valid:
-            return
-        if legacy_append and (appends or replaces):
-            self.error(origin, "keys 'override' and 'append: true' cannot be used together", key="append")
-            return
+        legacy_append = bool(self._bool(item, "append", origin))
         if legacy_append:
             self.warn(origin, "'append: true' is deprecated; use 'override: {items: append}'", key="append")
+        appends, replaces = self._overrides(item, origin, {"items"}, {"items"})
+        if legacy_append and (appends or replaces):
+            self._fail(origin, "keys 'override' and 'append: true' cannot be used together", key="append")
         self.counts["lists"] += 1
-        if legacy_append or appends or replaces:
+        if legacy_append or appends:
             target = self.lists.get(name)
             if target is None:
-                how = "append" if (legacy_append or appends) else "override"
-                self.error(origin, f"list has an '{how}' but no list named '{name}' is defined earlier in the rule set")
-                return
-            if replaces:
-                target.items = items
-            else:
-                target.items.extend(items)
+                how = "append" if legacy_append else "override"
+                self._fail(origin, f"list has an '{how}' but no list named '{name}' is defined earlier in the rule set")
+            target.items.extend(items)
+            target.visibility = self.order
+            self.order += 1
             return
-        previous = self.lists.get(name)
+        self._define(self.lists, ListDef(name, items, origin, 0))
+
+    def _define(self, table: Dict[str, Any], info: Any) -> None:
+        previous = table.get(info.name)
+        info.index = previous.index if previous else self.order
+        info.visibility = self.order
         self.order += 1
-        self.lists[name] = ListDef(name, items, origin, previous.index if previous else self.order)
+        table[info.name] = info
 
     def _read_macro(self, item: Node, origin: Origin) -> None:
         name = origin.item
-        if not name or not _IDENT_RE.fullmatch(name) or name in KEYWORDS:
-            self.error(origin, f"invalid macro name {name!r}: it must match [a-zA-Z]+[a-zA-Z0-9_]*")
-            return
-        condition = self._scalar_value(item, "condition", origin)
-        legacy_append = self._bool_value(item, "append", origin)
-        appends, replaces, valid = self._overrides(item, origin, {"condition"}, {"condition"})
-        if condition is None or not valid:
-            return
-        if legacy_append and (appends or replaces):
-            self.error(origin, "keys 'override' and 'append: true' cannot be used together", key="append")
-            return
+        if not _IDENT_RE.fullmatch(name):
+            self.warn(origin, f"invalid macro name {name!r}: macro names should match [a-zA-Z]+[a-zA-Z0-9_]*")
+        condition = self._string(item, "condition", origin)
+        assert condition is not None
+        legacy_append = bool(self._bool(item, "append", origin))
         if legacy_append:
             self.warn(origin, "'append: true' is deprecated; use 'override: {condition: append}'", key="append")
+        appends, replaces = self._overrides(item, origin, {"condition"}, {"condition"})
+        if legacy_append and (appends or replaces):
+            self._fail(origin, "keys 'override' and 'append: true' cannot be used together", key="append")
         self.counts["macros"] += 1
         fragment = Fragment(
             condition, Origin(origin.file, item.key_lines.get("condition", item.line), "macro", name, "condition")
         )
-        self.order += 1
-        if legacy_append or appends or replaces:
+        if legacy_append or appends:
             target = self.macros.get(name)
             if target is None:
-                how = "append" if (legacy_append or appends) else "override"
-                self.error(
+                how = "append" if legacy_append else "override"
+                self._fail(
                     origin, f"macro has an '{how}' but no macro named '{name}' is defined earlier in the rule set"
                 )
-                return
-            if replaces:
-                target.fragments = [fragment]
-            else:
-                target.fragments.append(fragment)
+            target.fragments.append(fragment)
             target.visibility = self.order
+            self.order += 1
             return
-        previous = self.macros.get(name)
-        self.macros[name] = MacroDef(name, [fragment], origin, previous.index if previous else self.order, self.order)
+        self._define(self.macros, MacroDef(name, [fragment], origin, 0, 0))
 
-    def _read_exceptions(self, item: Node, origin: Origin, appending: bool) -> Optional[List[ExceptionDef]]:
+    def _exception_entry(self, node: Node, origin: Origin, line: int) -> Any:
+        """A fields/comps/values entry: a string or a (nested) list, as Falco decodes it."""
+        if node.kind == "scalar":
+            if node.is_null():
+                return ("item", "")
+            if str(node.value) == "":
+                self._fail(origin, "exception value must be non-empty", line=line)
+            return ("item", str(node.value))
+        if node.kind == "seq":
+            return ("list", [self._exception_entry(child, origin, child.line) for child in node.value])
+        return ("item", "")
+
+    def _read_exceptions(self, item: Node, origin: Origin, appending: bool) -> List[ExceptionDef]:
         node = item.value.get("exceptions")
         if node is None or node.is_null():
             return []
         line = item.key_lines.get("exceptions", item.line)
         if node.kind != "seq":
-            self.error(origin, "rule exceptions must be a sequence", key="exceptions", line=line)
-            return None
+            self._fail(origin, "rule exceptions must be a sequence", key="exceptions", line=line)
         result: List[ExceptionDef] = []
-        names: Set[str] = set()
-        ok = True
         for ex in node.value:
             ex_origin = Origin(origin.file, ex.line, "rule", origin.item, "exceptions")
             if ex.kind != "map":
-                self.error(ex_origin, "rule exception must be a mapping with name, fields, comps, values")
-                ok = False
-                continue
+                self._fail(ex_origin, "rule exception must be a mapping with name, fields, comps, values")
             for key in ex.value:
                 if key not in EXCEPTION_KEYS:
                     close = difflib.get_close_matches(key, sorted(EXCEPTION_KEYS), n=1)
                     hint = f" (did you mean '{close[0]}'?)" if close else ""
-                    self.error(
-                        ex_origin, f"unknown key '{key}' in an exception{hint}", line=ex.key_lines.get(key, ex.line)
+                    self.warn(
+                        ex_origin,
+                        f"unknown key '{key}' in an exception{hint}: Falco ignores it",
+                        line=ex.key_lines.get(key, ex.line),
                     )
-                    ok = False
-            name = ex.value.get("name")
-            if name is None or name.scalar() in (None, "") or name.is_null():
-                self.error(ex_origin, "exception has no 'name'")
-                ok = False
-                continue
-            ex_name = str(name.value)
+            ex_name = self._string(ex, "name", Origin(ex_origin.file, ex.line, "rule", origin.item, "exceptions"))
+            if ex_name is None:
+                self._fail(ex_origin, "exception has no 'name'")
             ex_origin.key = f"exceptions[{ex_name}]"
-            if ex_name in names:
-                self.error(ex_origin, f"exception names in the same rule must be unique: '{ex_name}' repeats")
-                ok = False
-                continue
-            names.add(ex_name)
-            fields = self._exception_entry(ex, "fields", ex_origin, optional=appending)
-            comps = self._exception_entry(ex, "comps", ex_origin, optional=True)
-            values_node = ex.value.get("values")
+            if any(other.name == ex_name for other in result):
+                self.warn(ex_origin, f"multiple definitions of exception '{ex_name}' in the same rule")
+            fields = comps = None
+            if "fields" in ex.value:
+                fields = self._exception_entry(ex.value["fields"], ex_origin, ex.key_lines.get("fields", ex.line))
+            elif not appending:
+                self._fail(ex_origin, "exception has no 'fields'")
+            if "comps" in ex.value:
+                comps = self._exception_entry(ex.value["comps"], ex_origin, ex.key_lines.get("comps", ex.line))
             values: List[Any] = []
+            values_node = ex.value.get("values")
             if values_node is not None:
                 if values_node.kind != "seq":
-                    self.error(
+                    self._fail(
                         ex_origin, "exception values must be a sequence", line=ex.key_lines.get("values", ex.line)
                     )
-                    ok = False
-                    continue
-                values = [_plain(v) for v in values_node.value]
+                values = [self._exception_entry(v, ex_origin, v.line) for v in values_node.value]
             elif appending:
                 self.warn(ex_origin, "overriding/appending an exception with no values")
-            if fields is False or comps is False:
-                ok = False
-                continue
             result.append(ExceptionDef(ex_name, fields, comps, values, ex_origin))
-        return result if ok else None
+        return result
 
-    def _exception_entry(self, ex: Node, key: str, origin: Origin, optional: bool) -> Any:
-        node = ex.value.get(key)
-        line = ex.key_lines.get(key, ex.line)
-        if node is None:
-            if not optional:
-                self.error(origin, f"exception has no '{key}'", line=ex.line)
+    def _validate_exception(self, ex: ExceptionDef, source_known: bool) -> None:
+        """Falco's collector checks of an exception (fields, comps)."""
+        kind, fields = ex.fields
+        if kind == "list":
+            if not _entry_valid(ex.comps):
+                ex.comps = ("list", [("item", "=") for _f in fields])
+            if ex.comps[0] != "list" or len(ex.comps[1]) != len(fields):  # type: ignore[index]
+                self._fail(ex.origin, f"exception '{ex.name}': 'fields' and 'comps' lists must have equal length")
+            for ckind, comp in ex.comps[1]:
+                comp = comp.strip() if ckind == "item" else ""
+                if comp not in fcond.ALL_OPERATORS and not _is_modifier_operator(comp):
+                    self._fail(ex.origin, f"exception '{ex.name}': '{comp}' is not a supported comparison operator")
+            if source_known:
+                for fkind, fld in fields:
+                    if fkind != "item" or not self._valid_lhs(fld):
+                        self._fail(
+                            ex.origin,
+                            f"exception '{ex.name}': {fld!r} is not a supported filter field",
+                        )
+            ex.comps = ("list", [("item", c.strip()) for _k, c in ex.comps[1]])
+        else:
+            if not _entry_valid(ex.comps):
+                ex.comps = ("item", "in")
+            if ex.comps[0] != "item":
+                self._fail(
+                    ex.origin, f"exception '{ex.name}': 'fields' is a single field so 'comps' must be a single operator"
+                )
+            comp = ex.comps[1].strip()
+            if comp not in ("in", "pmatch", "intersects") and not _is_modifier_operator(comp):
+                self._fail(
+                    ex.origin,
+                    f"exception '{ex.name}': when 'fields' is a single field, 'comps' must be one "
+                    "of in, pmatch, intersects or a modifier operator (e.g. startswith oneof)",
+                )
+            ex.comps = ("item", comp)
+            if source_known and not self._valid_lhs(fields):
+                self._fail(ex.origin, f"exception '{ex.name}': '{fields}' is not a supported filter field")
+
+    def _valid_lhs(self, text: str) -> bool:
+        """A field or transformer expression Falco accepts on the left of a check."""
+        if not self.check_field_classes:
+            return True
+        try:
+            parser = fcond.Parser(text)
+            tree = parser.parse_field_or_transformer()
+            if parser.pos != len(text):
                 return False
-            return None
-        if node.kind == "scalar" and not node.is_null() and str(node.value) != "":
-            return str(node.value)
-        if node.kind == "seq" and all(c.kind == "scalar" and not c.is_null() for c in node.value):
-            return [str(c.value) for c in node.value]
-        self.error(origin, f"exception '{key}' must be a string or a list of strings", line=line)
-        return False
+            if self._extra_class(tree):
+                return True
+            fsem.extractor(tree)
+        except (fcond.FilterSyntaxError, fsem.CompileError, fvoc.FieldError):
+            return False
+        return True
+
+    def _extra_class(self, tree: Any) -> bool:
+        return any(
+            isinstance(n, fcond.FieldRef) and field_class(n.name) in self.extra_field_classes for n in fcond.walk(tree)
+        )
 
     def _read_rule(self, item: Node, origin: Origin) -> None:
         name = origin.item
-        if not name:
-            self.error(origin, "rule name must be a non-empty string")
-            return
         keys = item.value
-        legacy_append = self._bool_value(item, "append", origin)
-        appends, replaces, valid = self._overrides(item, origin, set(RULE_APPENDABLE), set(RULE_REPLACEABLE))
-        if not valid:
-            return
-        for key in ("enabled", "warn_evttypes", "skip-if-unknown-filter", "capture"):
-            self._bool_value(item, key, origin)
-        self._check_tags(item, origin)
-        priority = None
-        if "priority" in keys:
-            priority = self._scalar_value(item, "priority", origin)
-            if priority is not None and priority.lower() not in PRIORITIES:
-                close = difflib.get_close_matches(priority.lower(), PRIORITIES, n=1)
-                hint = f" (did you mean '{close[0].upper()}'?)" if close else ""
-                self.error(
-                    origin,
-                    f"invalid priority '{priority}': expected one of EMERGENCY, ALERT, CRITICAL, ERROR, WARNING, "
-                    f"NOTICE, INFORMATIONAL (INFO), DEBUG (case-insensitive){hint}",
-                    key="priority",
-                    line=item.key_lines.get("priority", item.line),
-                )
-        cond_line = item.key_lines.get("condition", item.line)
-        out_line = item.key_lines.get("output", item.line)
-        if legacy_append and (appends or replaces):
-            self.error(origin, "keys 'override' and 'append: true' cannot be used together", key="append")
-            return
-        self.counts["rules"] += 1
-        if appends or replaces:
-            overridden = appends | replaces
-            for key in sorted((RULE_APPENDABLE | RULE_REPLACEABLE) & set(keys)):
-                if key not in overridden:
-                    self.error(
-                        origin,
-                        f"unexpected key '{key}': no corresponding entry under 'override' is defined",
-                        key=key,
-                        line=item.key_lines.get(key, item.line),
-                    )
-            target = self.rules.get(name)
-            if target is None:
-                self.error(
-                    origin, f"rule has an override but no rule named '{name}' is defined earlier in the rule set"
-                )
-                return
-            exceptions = self._read_exceptions(item, origin, appending=True) if "exceptions" in overridden else []
-            self._apply_update(target, item, origin, appends, replaces, exceptions or [], cond_line, out_line)
-            return
+        source = self._string(item, "source", origin, optional=True, can_be_empty=True) or ""
+        legacy_append = bool(self._bool(item, "append", origin))
         if legacy_append:
             self.warn(origin, "'append: true' is deprecated; use 'override: {condition: append}'", key="append")
-            target = self.rules.get(name)
-            if target is None:
-                self.error(
-                    origin, f"rule has 'append: true' but no rule named '{name}' is defined earlier in the rule set"
+        appends, replaces = self._overrides(item, origin, set(RULE_APPENDABLE), set(RULE_REPLACEABLE))
+        if legacy_append and (appends or replaces):
+            self._fail(origin, "keys 'override' and 'append: true' cannot be used together", key="append")
+        self.counts["rules"] += 1
+        cond_line = item.key_lines.get("condition", item.line)
+        out_line = item.key_lines.get("output", item.line)
+        if appends or replaces:
+            expected = {k for k in RULE_APPENDABLE | RULE_REPLACEABLE if k in keys}
+            updates: List[Tuple[str, Set[str]]] = []
+            for how, chosen in (("append", appends), ("replace", replaces)):
+                if not chosen:
+                    continue
+                for key in chosen:
+                    if key not in expected:
+                        self._fail(
+                            origin,
+                            f"an {how} override for '{key}' was specified but '{key}' is not defined in the item",
+                            key="override",
+                            line=item.value["override"].key_lines.get(key, item.line),
+                        )
+                    expected.discard(key)
+                updates.append((how, chosen))
+            for how, chosen in updates:
+                self._apply_update(name, item, origin, how, chosen, source, cond_line, out_line)
+            for key in sorted(expected):
+                self._fail(
+                    origin,
+                    f"unexpected key '{key}': no corresponding entry under 'override' is defined",
+                    key=key,
+                    line=item.key_lines.get(key, item.line),
                 )
-                return
-            exceptions = self._read_exceptions(item, origin, appending=True)
-            extra = {"condition"} if "condition" in keys else set()
-            if "exceptions" in keys:
-                extra.add("exceptions")
-            self._apply_update(target, item, origin, extra, set(), exceptions or [], cond_line, out_line)
+            return
+        if legacy_append:
+            chosen = {k for k in ("condition", "exceptions") if k in keys}
+            self._apply_update(name, item, origin, "legacy", chosen, source, cond_line, out_line)
             return
         if not any(k in keys for k in ("condition", "output", "desc", "priority")):
-            if "enabled" not in keys:
-                self.error(origin, "rule has none of condition, output, desc, priority: it must at least set 'enabled'")
-                return
+            enabled = self._bool(item, "enabled", origin, optional=False)
             self.warn(origin, "standalone 'enabled' is deprecated; use 'override: {enabled: replace}'", key="enabled")
             target = self.rules.get(name)
             if target is None:
-                self.error(origin, f"rule sets 'enabled' but no rule named '{name}' is defined earlier in the rule set")
-                return
-            value = keys["enabled"].as_bool()
-            if value is not None:
-                target.enabled = value
+                self._fail(origin, f"rule sets 'enabled' but no rule named '{name}' is defined earlier in the rule set")
+            target.enabled = bool(enabled)
             return
-        condition = self._scalar_value(item, "condition", origin)
-        output = self._scalar_value(item, "output", origin)
-        self._scalar_value(item, "desc", origin)
-        if "priority" not in keys:
-            self.error(origin, "missing required key 'priority'")
+        condition = self._string(item, "condition", origin)
+        output = self._string(item, "output", origin)
+        self._string(item, "desc", origin)
+        priority = self._string(item, "priority", origin)
+        self._check_priority(item, origin, priority)
+        rule_source = self._string(item, "source", origin, optional=True) or "syscall"
+        enabled = self._bool(item, "enabled", origin)
+        self._bool(item, "capture", origin)
+        self._uint(item, "capture_duration", origin)
+        warn_evttypes = self._bool(item, "warn_evttypes", origin)
+        skip = self._bool(item, "skip-if-unknown-filter", origin)
+        self._check_tags(item, origin)
         exceptions = self._read_exceptions(item, origin, appending=False)
-        if condition is None or output is None or priority is None or exceptions is None:
-            return
-        source = str(keys["source"].value) if "source" in keys and keys["source"].kind == "scalar" else "syscall"
-        enabled = keys["enabled"].as_bool() if "enabled" in keys else True
-        skip = keys["skip-if-unknown-filter"].as_bool() if "skip-if-unknown-filter" in keys else False
-        self.rules[name] = RuleDef(
+        previous = self.rules.get(name)
+        if previous is not None and previous.source and rule_source and previous.source != rule_source:
+            self._fail(origin, "rule has been re-defined with a different source")
+        unknown_source = rule_source not in SOURCES
+        if unknown_source:
+            self.warn(
+                origin,
+                f"unknown source {rule_source}, skipping the rule (this Falco loads the sources {', '.join(SOURCES)})",
+                key="source",
+            )
+        for ex in exceptions:
+            if not _entry_valid(ex.fields):
+                self._fail(ex.origin, "rule exception item must have fields property with a list of fields")
+            self._validate_exception(ex, not unknown_source)
+        rule = RuleDef(
             name,
             origin,
-            [Fragment(condition, Origin(origin.file, cond_line, "rule", name, "condition"))],
-            [Fragment(output, Origin(origin.file, out_line, "rule", name, "output"))],
-            source,
-            bool(enabled) if enabled is not None else True,
+            [Fragment(str(condition), Origin(origin.file, cond_line, "rule", name, "condition"))],
+            [Fragment(str(output).strip(), Origin(origin.file, out_line, "rule", name, "output"))],
+            rule_source,
+            True if enabled is None else enabled,
             bool(skip),
             exceptions,
+            True if warn_evttypes is None else warn_evttypes,
+            unknown_source,
         )
+        self._define(self.rules, rule)
+
+    def _uint(self, item: Node, key: str, origin: Origin) -> None:
+        text = self._string(item, key, origin, optional=True)
+        if text is not None and not re.fullmatch(r"[0-9]+", text):
+            self._fail(
+                origin,
+                f"value of '{key}' must be an unsigned integer, got {text!r}",
+                key=key,
+                line=item.key_lines.get(key, item.line),
+            )
+
+    def _check_priority(self, item: Node, origin: Origin, priority: Optional[str]) -> None:
+        if priority is not None and priority.lower() not in PRIORITIES:
+            close = difflib.get_close_matches(priority.lower(), PRIORITIES, n=1)
+            hint = f" (did you mean '{close[0].upper()}'?)" if close else ""
+            self._fail(
+                origin,
+                f"invalid priority '{priority}': expected one of EMERGENCY, ALERT, CRITICAL, ERROR, WARNING, "
+                f"NOTICE, INFORMATIONAL (INFO), DEBUG (case-insensitive){hint}",
+                key="priority",
+                line=item.key_lines.get("priority", item.line),
+            )
 
     def _check_tags(self, item: Node, origin: Origin) -> None:
         node = item.value.get("tags")
         if node is None:
             return
-        if node.kind != "seq" or any(c.kind != "scalar" for c in node.value):
-            self.error(
+        if node.kind != "seq" or any(c.kind != "scalar" or c.is_null() for c in node.value):
+            self._fail(
                 origin,
                 "value of 'tags' must be a sequence of strings",
                 key="tags",
@@ -1283,258 +1246,422 @@ class RuleSetChecker:
 
     def _apply_update(
         self,
-        target: RuleDef,
+        name: str,
         item: Node,
         origin: Origin,
-        appends: Set[str],
-        replaces: Set[str],
-        exceptions: List[ExceptionDef],
+        how: str,
+        chosen: Set[str],
+        source: str,
         cond_line: int,
         out_line: int,
     ) -> None:
+        """An append (``how`` append/legacy) or a selective replace onto an earlier rule."""
         keys = item.value
-        for key, fragments_attr, line in (("condition", "condition", cond_line), ("output", "output", out_line)):
-            if key not in appends and key not in replaces:
-                continue
-            text = self._scalar_value(item, key, origin)
+        condition = output = None
+        exceptions: Optional[List[ExceptionDef]] = None
+        values: Dict[str, Any] = {}
+        if "condition" in chosen:
+            condition = self._string(item, "condition", origin)
+        if "exceptions" in chosen:
+            exceptions = self._read_exceptions(item, origin, appending=how != "replace")
+        if "output" in chosen:
+            output = self._string(item, "output", origin)
+        if "desc" in chosen:
+            self._string(item, "desc", origin)
+        if "tags" in chosen:
+            self._check_tags(item, origin)
+        if "priority" in chosen:
+            priority = self._string(item, "priority", origin)
+            self._check_priority(item, origin, priority)
+        for key in ("capture", "enabled", "warn_evttypes", "skip-if-unknown-filter"):
+            if key in chosen:
+                values[key] = self._bool(item, key, origin, optional=False)
+        if "capture_duration" in chosen:
+            self._string(item, "capture_duration", origin)
+            self._uint(item, "capture_duration", origin)
+        target = self.rules.get(name)
+        checked_source = source if ("condition" in chosen or how == "legacy") else ""
+        if target is not None and target.source and checked_source and target.source != checked_source:
+            self._fail(origin, "rule has been re-defined with a different source")
+        if target is None:
+            word = "an override" if how != "legacy" else "'append: true'"
+            self._fail(origin, f"rule has {word} but no rule named '{name}' is defined earlier in the rule set")
+        if how == "legacy" and not chosen:
+            self._fail(origin, "an appended rule must have exceptions or condition property")
+        for key, text, line, attr in (
+            ("condition", condition, cond_line, "condition"),
+            ("output", output, out_line, "output"),
+        ):
             if text is None:
                 continue
-            fragment = Fragment(text, Origin(origin.file, line, "rule", target.name, key))
-            if key in replaces:
-                setattr(target, fragments_attr, [fragment])
-            else:
-                getattr(target, fragments_attr).append(fragment)
-        if "enabled" in replaces and "enabled" in keys:
-            value = keys["enabled"].as_bool()
-            if value is not None:
+            fragment = Fragment(text, Origin(origin.file, line, "rule", name, key))
+            if how == "replace":
+                setattr(target, attr, [fragment])
+            elif text:
+                getattr(target, attr).append(fragment)
+        for key, value in values.items():
+            if key == "enabled" and value is not None:
                 target.enabled = value
-        if "exceptions" in replaces:
-            target.exceptions = list(exceptions)
-        elif "exceptions" in appends:
-            existing = {ex.name: ex for ex in target.exceptions}
-            for ex in exceptions:
-                current = existing.get(ex.name)
-                if current is None:
-                    if ex.fields is None:
-                        self.error(ex.origin, f"new exception '{ex.name}' appended without 'fields'")
+            elif key == "warn_evttypes" and value is not None:
+                target.warn_evttypes = value
+            elif key == "skip-if-unknown-filter" and value is not None:
+                target.skip_unknown = value
+        if exceptions is not None:
+            if how == "replace":
+                # Falco's selective replace takes the exceptions as they are (no checks, no defaults)
+                target.exceptions = list(exceptions)
+            else:
+                for ex in exceptions:
+                    current = next((e for e in target.exceptions if e.name == ex.name), None)
+                    if current is None:
+                        if not _entry_valid(ex.fields):
+                            self._fail(ex.origin, f"new exception '{ex.name}' appended without 'fields'")
+                        if not ex.values:
+                            self._fail(ex.origin, f"new exception '{ex.name}' appended without 'values'")
+                        self._validate_exception(ex, not target.unknown_source)
+                        target.exceptions.append(ex)
                         continue
-                    target.exceptions.append(ex)
-                    continue
-                if ex.fields is not None or ex.comps is not None:
-                    self.error(
-                        ex.origin,
-                        f"can not append fields or comps to existing exception '{ex.name}', only values",
-                    )
-                    continue
-                current.values.extend(ex.values)
+                    if _entry_valid(ex.fields) or _entry_valid(ex.comps):
+                        self._fail(
+                            ex.origin, f"can not append fields or comps to existing exception '{ex.name}', only values"
+                        )
+                    current.values.extend(ex.values)
+        self.order += 1
+        del keys
 
-    # whole-set checks -------------------------------------------------------------------------
+    # compiling the whole set ------------------------------------------------------------------
     def finish(self) -> CheckResult:
-        self._check_list_references()
-        macro_refs = self._check_macros()
-        self._check_rules(macro_refs)
+        self._compile_lists()
+        self._compile_macros()
+        self._compile_rules()
+        for macro in self.macros.values():
+            if not macro.used:
+                self.warn(macro.origin, "macro not referred to by any other rule/macro")
+        for lst in self.lists.values():
+            if not lst.used:
+                self.warn(lst.origin, "list not referred to by any other rule/macro")
         self.result.counts = dict(self.counts)
         return self.result
 
-    def _check_list_references(self) -> None:
+    def _compile_lists(self) -> None:
+        self.expanded_lists: Dict[str, List[str]] = {}
         for lst in self.lists.values():
-            for value, origin in lst.items:
+            out: List[str] = []
+            for value, _origin in lst.items:
                 ref = self.lists.get(value)
-                if ref is not None and ref.index >= lst.index and ref.name != lst.name:
-                    self.warn(
-                        origin,
-                        f"item '{value}' names list '{value}', which is defined after list '{lst.name}': "
-                        "Falco only expands lists defined earlier, so it is taken literally",
-                        key="items",
-                    )
+                if ref is not None and ref.index < lst.visibility:
+                    ref.used = True
+                    out.extend(v for v, _o in ref.items)
+                else:
+                    out.append(value)
+            self.expanded_lists[lst.name] = out
 
-    def _combined(self, fragments: Sequence[Fragment]) -> Tuple[str, List[Tuple[int, Fragment]]]:
-        text = ""
-        starts: List[Tuple[int, Fragment]] = []
-        for fragment in fragments:
-            if text:
-                text += " "
-            starts.append((len(text), fragment))
-            text += fragment.text
-        return text, starts
+    def _text(self, fragments: Sequence[Fragment]) -> _Mapped:
+        mapped = _Mapped()
+        for i, fragment in enumerate(fragments):
+            if i:
+                mapped.add(" ")
+            mapped.add(fragment.text, fragment.origin)
+        return mapped
 
-    @staticmethod
-    def _locate(offset: int, starts: List[Tuple[int, Fragment]]) -> Tuple[Fragment, int]:
-        chosen = starts[0]
-        for start, fragment in starts:
-            if offset >= start:
-                chosen = (start, fragment)
-        start, fragment = chosen
-        return fragment, min(offset - start, len(fragment.text)) + 1
+    def _substitute_lists(self, mapped: _Mapped) -> None:
+        for name, items in self.expanded_lists.items():
+            if name in mapped.text and mapped.resolve_list(name, items):
+                self.lists[name].used = True
 
-    def _parse_fragments(
-        self, fragments: Sequence[Fragment]
-    ) -> Optional[Tuple[ConditionInfo, List[Tuple[int, Fragment]]]]:
-        text, starts = self._combined(fragments)
+    def _report(self, mapped: _Mapped, offset: int, message: str, fallback: Origin) -> None:
+        origin, column, text = mapped.locate(offset)
+        if origin is None:
+            self.error(fallback, message)
+            return
+        near = f" (near {_context(text, column - 1)})" if column is not None else ""
+        self.error(origin, message + near, column=column)
+
+    def _parse(self, mapped: _Mapped, fallback: Origin) -> Any:
         try:
-            info = parse_condition(text)
-        except ConditionSyntaxError as exc:
-            fragment, column = self._locate(exc.offset, starts)
-            context = _context(fragment.text, column - 1)
-            self.error(fragment.origin, f"syntax error: {exc.message} (near {context})", column=column)
+            return fcond.parse(mapped.text)
+        except fcond.FilterSyntaxError as exc:
+            self._report(
+                mapped, exc.offset, "syntax error: " + _friendly(exc.message, mapped.text, exc.offset), fallback
+            )
             return None
-        return info, starts
 
-    def _check_refs(
-        self,
-        info: ConditionInfo,
-        starts: List[Tuple[int, Fragment]],
-        owner_macro: Optional[MacroDef],
-        source: str,
-    ) -> Set[str]:
-        used: Set[str] = set()
-        for name, offset in info.macros:
-            fragment, column = self._locate(offset, starts)
-            macro = self.macros.get(name)
-            if macro is None:
-                close = difflib.get_close_matches(name, list(self.macros), n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                if name in self.lists:
-                    hint = f" ('{name}' is a list: use it as 'field in ({name})')"
-                self.error(fragment.origin, f"undefined macro '{name}' used in condition{hint}", column=column)
-                continue
-            used.add(name)
-            if owner_macro is not None and macro.index >= owner_macro.visibility:
-                self.warn(
-                    fragment.origin,
-                    f"macro '{name}' is defined after macro '{owner_macro.name}': Falco resolves macros "
-                    "in definition order and may report it as undefined",
-                    column=column,
-                )
-        for name, offset in info.list_identifiers:
-            if name not in self.lists:
-                fragment, column = self._locate(offset, starts)
-                self.error(fragment.origin, f"undefined list '{name}' used in condition", column=column)
-        for value, offset in info.list_values:
-            if value in self.lists or value in self.macros:
-                continue
-            close = difflib.get_close_matches(value, list(self.lists), n=1, cutoff=0.85)
-            if close or LIST_NAME_HINT.match(value):
-                fragment, column = self._locate(offset, starts)
-                hint = f"; did you mean list '{close[0]}'?" if close else ""
-                self.warn(
-                    fragment.origin,
-                    f"'{value}' looks like a list reference but no list of that name is defined in the rule set: "
-                    f"Falco compares it as a literal string{hint}",
-                    column=column,
-                )
-        if self.check_field_classes and source == "syscall":
-            for name, offset in info.fields:
-                if field_class(name) not in self.field_classes:
-                    fragment, column = self._locate(offset, starts)
-                    close = difflib.get_close_matches(field_class(name), sorted(self.field_classes), n=1)
-                    hint = f" (did you mean '{close[0]}'?)" if close else ""
-                    self.error(
-                        fragment.origin,
-                        f"unknown field class '{field_class(name)}' in field '{name}'{hint}",
-                        column=column,
-                    )
-        return used
+    def _resolve(
+        self, tree: Any, visible: Set[str], mapped: _Mapped, fallback: Origin, path: Tuple[str, ...] = ()
+    ) -> Any:
+        """Replace macro references by the macros' conditions; report undefined ones and loops."""
+        ok = True
 
-    def _check_macros(self) -> Dict[str, Set[str]]:
-        refs: Dict[str, Set[str]] = {}
+        def subst(node: Any) -> Any:
+            nonlocal ok
+            if isinstance(node, fcond.BoolOp):
+                node.children = [subst(c) for c in node.children]
+                return node
+            if isinstance(node, fcond.Not):
+                node.child = subst(node.child)
+                return node
+            if isinstance(node, fcond.Identifier):
+                macro = self.macros.get(node.name)
+                if macro is None or node.name not in visible or macro.tree is None:
+                    if ok:
+                        ok = False
+                        if macro is not None and macro.broken:
+                            return node
+                        close = difflib.get_close_matches(node.name, list(self.macros), n=1)
+                        hint = f" (did you mean '{close[0]}'?)" if close else ""
+                        if node.name in self.lists:
+                            hint = f" ('{node.name}' is a list: use it as 'field in ({node.name})')"
+                        if macro is not None and node.name not in visible:
+                            hint = f" (macro '{node.name}' is defined later than where it is used)"
+                        self._report(
+                            mapped, node.pos, f"undefined macro '{node.name}' used in condition{hint}", fallback
+                        )
+                    return node
+                if node.name in path:
+                    if ok:
+                        ok = False
+                        self._report(
+                            mapped, node.pos, "macro reference cycle: " + " -> ".join([*path, node.name]), fallback
+                        )
+                    return node
+                macro.used = True
+                clone = copy.deepcopy(macro.tree)
+                inner = self._resolve(clone, visible, macro.mapper, macro.origin, (*path, node.name))
+                if inner is None:
+                    ok = False
+                    return node
+                return MacroRef(node.pos, node.name, inner, macro.mapper)
+            return node
+
+        tree = subst(tree)
+        return tree if ok else None
+
+    def _compile_macros(self) -> None:
         for macro in self.macros.values():
-            parsed = self._parse_fragments(macro.fragments)
-            if parsed is None:
+            mapped = self._text(macro.fragments)
+            self._substitute_lists(mapped)
+            macro.mapper = mapped
+            macro.tree = self._parse(mapped, macro.origin)
+            macro.broken = macro.tree is None
+        by_index = sorted(self.macros.values(), key=lambda m: m.index)
+        for macro in by_index:
+            if macro.tree is None:
                 continue
-            info, starts = parsed
-            refs[macro.name] = self._check_refs(info, starts, macro, "syscall")
-        # cycles
-        state: Dict[str, int] = {}
+            visible = {m.name for m in self.macros.values() if m.index < macro.visibility}
+            resolved = self._resolve(macro.tree, visible, macro.mapper, macro.origin, (macro.name,))
+            if resolved is None:
+                macro.broken = True
+                macro.tree = None
+            else:
+                macro.tree = resolved
 
-        def visit(name: str, path: List[str]) -> None:
-            state[name] = 1
-            for ref in sorted(refs.get(name, ())):
-                if state.get(ref) == 1:
-                    cycle = " -> ".join([*path[path.index(ref) :], ref]) if ref in path else f"{name} -> {ref}"
-                    self.error(self.macros[name].fragments[0].origin, f"macro reference cycle: {cycle}")
-                elif state.get(ref) is None:
-                    visit(ref, [*path, ref])
-            state[name] = 2
+    def _exception_text(self, rule: RuleDef) -> Optional[str]:
+        text = ""
+        for ex in rule.exceptions:
+            fkind, fields = ex.fields if ex.fields is not None else ("item", "")
+            ckind, comps = ex.comps if ex.comps is not None else ("item", "")
+            if fkind == "list" and (ckind != "list" or len(comps) < len(fields)):
+                raise _RuleLoadError(f"exception '{ex.name}': 'comps' must list one operator per field", ex.origin)
+            icond = ""
+            if fkind != "list":
+                for vkind, value in ex.values:
+                    if vkind == "list":
+                        raise _RuleLoadError(
+                            f"exception '{ex.name}': expected 'values' to be a list of strings "
+                            "when 'fields' is a single field",
+                            ex.origin,
+                        )
+                    icond += f"({fields} {comps} (" if not icond else ", "
+                    icond += _quote_item(value)
+                icond += "))" if icond else ""
+            else:
+                icond = "("
+                for vkind, row in ex.values:
+                    items = row if vkind == "list" else []
+                    if vkind != "list" or len(items) != len(fields):
+                        raise _RuleLoadError(
+                            f"exception '{ex.name}': fields and values lists must have equal length", ex.origin
+                        )
+                    icond += "" if icond == "(" else " or "
+                    icond += "("
+                    for k, ((_fk, fld), (vk, val)) in enumerate(zip(fields, items)):
+                        icond += "" if k == 0 else " and "
+                        if vk == "list":
+                            istr = "(" + ", ".join(_quote_item(v) for _x, v in val) + ")"
+                        else:
+                            istr = _paren_item(val) if _is_list_operator(comps[k][1]) else _quote_item(val)
+                        icond += f" {fld} {comps[k][1]} {istr}"
+                    icond += ")"
+                icond += ")"
+                if icond == "()":
+                    icond = ""
+            if icond:
+                text += " and not " + icond
+        return text
 
-        for name in list(refs):
-            if state.get(name) is None:
-                visit(name, [name])
-        return refs
-
-    def _check_rules(self, macro_refs: Dict[str, Set[str]]) -> None:
+    def _compile_rules(self) -> None:
         for rule in self.rules.values():
-            parsed = self._parse_fragments(rule.condition)
-            if parsed is not None:
-                info, starts = parsed
-                self._check_refs(info, starts, None, rule.source if not rule.skip_unknown else "")
-            for fragment in rule.output:
-                try:
-                    out_fields = parse_output(fragment.text)
-                except ConditionSyntaxError as exc:
-                    self.error(
-                        fragment.origin,
-                        f"output syntax error: {exc.message} (near {_context(fragment.text, exc.offset)})",
-                        column=exc.offset + 1,
+            if rule.unknown_source:
+                continue
+            try:
+                exceptions = self._exception_text(rule)
+            except _RuleLoadError as exc:
+                self.error(exc.origin or rule.origin, exc.message)
+                continue
+            output = " ".join(f.text for f in rule.output)
+            out_fragment = rule.output[0] if rule.output else Fragment("", rule.origin)
+            if "%container.info" in output:
+                self.warn(
+                    rule.origin,
+                    "%container.info is deprecated and no more useful (the container plugin adds "
+                    "the container fields to the output)",
+                    key="output",
+                )
+                output = output.replace("%container.info", "")
+            skip = False
+            if self.check_field_classes:
+                problem = fsem.check_output(output)
+                if problem is not None:
+                    message, offset = problem
+                    if rule.skip_unknown and _unknown_kind(message):
+                        self.warn(out_fragment.origin, f"rule skipped (skip-if-unknown-filter): {message}")
+                        continue
+                    if not self._extra_output(output):
+                        column = offset + 1 if len(rule.output) == 1 else None
+                        self.error(out_fragment.origin, f"output error: {message}", column=column)
+                        skip = True
+            for name in _DEPRECATED_FIELDS:
+                if name in output:
+                    self.warn(
+                        out_fragment.origin, f"usage of deprecated field '{name}' has been detected in the rule output"
                     )
+            if skip:
+                continue
+            if rule.exceptions:
+                mapped = _Mapped()
+                mapped.add("(", rule.condition[0].origin, False)
+                for i, fragment in enumerate(rule.condition):
+                    if i:
+                        mapped.add(" ")
+                    mapped.add(fragment.text, fragment.origin)
+                mapped.add(")")
+                if exceptions:
+                    origin = rule.exceptions[0].origin
+                    mapped.add(exceptions, Origin(origin.file, origin.line, "rule", rule.name, "exceptions"), False)
+            else:
+                mapped = self._text(rule.condition)
+            self._substitute_lists(mapped)
+            tree = self._parse(mapped, rule.origin)
+            if tree is None:
+                continue
+            tree = self._resolve(tree, set(self.macros), mapped, rule.origin)
+            if tree is None:
+                continue
+            self._deprecated_in_condition(tree, rule)
+            if not self.check_field_classes:
+                continue
+            warnings: List[Tuple[str, Any]] = []
+            try:
+                self._compile_tree(tree, warnings, mapped)
+            except fsem.CompileError as exc:
+                node_mapper = getattr(exc, "mapper", None) or mapped
+                if exc.unknown and rule.skip_unknown:
+                    self.warn(rule.origin, f"rule skipped (skip-if-unknown-filter): {exc.message}", key="condition")
                     continue
-                if self.check_field_classes and rule.source == "syscall" and not rule.skip_unknown:
-                    for name, offset in out_fields:
-                        if field_class(name) not in self.field_classes:
-                            self.error(
-                                fragment.origin,
-                                f"unknown field class '{field_class(name)}' in output field '%{name}'",
-                                column=offset + 1,
-                            )
-            for ex in rule.exceptions:
-                self._check_exception(rule, ex)
+                self._report(node_mapper, exc.node.pos if exc.node is not None else 0, exc.message, rule.origin)
+                continue
+            for message, (node, node_mapper) in warnings:
+                origin, column, _text = node_mapper.locate(node.pos)
+                self.warn(origin or rule.origin, message, column=column)
+            if rule.source == "syscall" and rule.warn_evttypes:
+                try:
+                    visitor = _CodeVisitor()
+                    visitor.visit(tree)
+                except fsem.CompileError as exc:
+                    self.error(rule.origin, exc.message, key="condition")
+                    continue
+                if visitor.codes.too_many():
+                    self.warn(
+                        rule.origin,
+                        "rule matches too many evt.type values: this has a significant performance penalty",
+                        key="condition",
+                    )
 
-    def _check_exception(self, rule: RuleDef, ex: ExceptionDef) -> None:
-        fields = ex.fields
-        if fields is None:
-            self.error(ex.origin, f"exception '{ex.name}' has no 'fields'")
-            return
-        if isinstance(fields, str):
-            comp = ex.comps if ex.comps is not None else "in"
-            if not isinstance(comp, str):
-                self.error(
-                    ex.origin, f"exception '{ex.name}': 'fields' is a single field so 'comps' must be a single operator"
-                )
-                return
-            for value in ex.values:
-                if isinstance(value, (list, dict)):
-                    self.error(ex.origin, f"exception '{ex.name}': expected 'values' to be a list of strings")
-                    return
-            self._check_exception_clause(rule, ex, fields, comp, None)
-            return
-        comps = ex.comps if ex.comps is not None else ["="] * len(fields)
-        if isinstance(comps, str) or len(comps) != len(fields):
-            self.error(ex.origin, f"exception '{ex.name}': 'fields' and 'comps' lists must have equal length")
-            return
-        for index, row in enumerate(ex.values):
-            if not isinstance(row, list) or len(row) != len(fields):
-                self.error(
-                    ex.origin,
-                    f"exception '{ex.name}': values entry {index + 1} must be a list with one value per field "
-                    f"({len(fields)}), got {row!r}",
-                )
-                return
-        for position, (fld, comp) in enumerate(zip(fields, comps)):
-            sample = ex.values[0][position] if ex.values else None
-            self._check_exception_clause(rule, ex, fld, comp, sample)
+    def _extra_output(self, output: str) -> bool:
+        return any(f"%{c}." in output or f"%({c}." in output for c in self.extra_field_classes)
 
-    def _check_exception_clause(self, rule: RuleDef, ex: ExceptionDef, fld: str, comp: str, sample: Any) -> None:
-        if comp not in ALL_OPS or comp in UNARY_OPS:
-            self.error(ex.origin, f"exception '{ex.name}': '{comp}' is not a valid comparison operator")
+    def _deprecated_in_condition(self, tree: Any, rule: RuleDef) -> None:
+        found: List[str] = []
+
+        def visit(node: Any) -> None:
+            if isinstance(node, MacroRef):
+                visit(node.expansion)
+                return
+            if isinstance(node, fcond.FieldRef) and node.name in _DEPRECATED_FIELDS and node.name not in found:
+                found.append(node.name)
+            for child in _children(node):
+                visit(child)
+
+        visit(tree)
+        for name in found:
+            self.warn(rule.origin, f"usage of deprecated field '{name}' in the condition", key="condition")
+
+    def _compile_tree(self, node: Any, warnings: List[Tuple[str, Any]], mapped: _Mapped) -> None:
+        if isinstance(node, MacroRef):
+            self._compile_tree(node.expansion, warnings, node.mapper)
             return
-        if not _FIELD_RE.fullmatch(re.sub(r"\[[^\]]*\]$", "", fld)):
-            self.error(ex.origin, f"exception '{ex.name}': '{fld}' is not a valid field name")
+        if isinstance(node, fcond.BoolOp):
+            for child in node.children:
+                self._compile_tree(child, warnings, mapped)
             return
-        if self.check_field_classes and rule.source == "syscall" and field_class(fld) not in self.field_classes:
-            self.error(ex.origin, f"exception '{ex.name}': unknown field class '{field_class(fld)}' in field '{fld}'")
-        numeric = sample is not None and (_NUMBER_RE.fullmatch(str(sample)) or _HEX_RE.fullmatch(str(sample)))
-        if comp in NUM_OPS and sample is not None and not isinstance(sample, list) and not numeric:
-            self.error(ex.origin, f"exception '{ex.name}': operator '{comp}' on {fld} needs a number, got {sample!r}")
+        if isinstance(node, fcond.Not):
+            self._compile_tree(node.child, warnings, mapped)
+            return
+        if isinstance(node, fcond.Check):
+            if self._extra_class(node):
+                return
+            found: List[Tuple[str, Any]] = []
+            try:
+                fsem.check(node, found)
+            except fsem.CompileError as exc:
+                exc.mapper = mapped  # type: ignore[attr-defined]
+                if exc.node is None:
+                    exc.node = node
+                raise
+            warnings.extend((message, (where, mapped)) for message, where in found)
+            return
+        if isinstance(node, fcond.Identifier):
+            error = fsem.CompileError(f"unexpected identifier '{node.name}'", node)
+            error.mapper = mapped  # type: ignore[attr-defined]
+            raise error
+
+
+def _entry_valid(entry: Any) -> bool:
+    if entry is None:
+        return False
+    _kind, value = entry
+    return bool(value)
+
+
+def _children(node: Any) -> List[Any]:
+    if isinstance(node, fcond.BoolOp):
+        return list(node.children)
+    if isinstance(node, fcond.Not):
+        return [node.child]
+    if isinstance(node, fcond.Check):
+        return [c for c in (node.left, node.right) if c is not None]
+    if isinstance(node, fcond.Transformer):
+        return list(node.args)
+    if isinstance(node, fcond.TransformerList):
+        return list(node.children)
+    return []
+
+
+def _unknown_kind(message: str) -> bool:
+    return any(
+        marker in message
+        for marker in ("nonexistent field", "invalid formatting token", "unknown event type", "unknown filter:")
+    )
 
 
 def _context(text: str, offset: int, width: int = 24) -> str:

@@ -1,7 +1,7 @@
 """Seeded, reproducible corpus of Falco rule files for the differential test (checker vs falco -V).
 
 Run with python3 (no shebang, like k8s_lab.py):
-    python3 scripts/falco/corpus.py --seed 1 --count 3000 --out /tmp/corpus
+    python3 scripts/falco_differential/corpus.py --seed 1 --count 3000 --out /tmp/corpus
 Each file is standalone (required_engine_version 0.26.0, one list, macro and rule, then at most
 one mutation of a chosen kind). The same seed and count always give byte-identical files.
 """
@@ -11,37 +11,60 @@ import os
 import random
 import re
 
-# Fields with their libsinsp types (from libs 0.25.4 userspace/libsinsp/sinsp_filtercheck_*.cpp);
-# the catalogue exported from the real binary supersedes this table once it exists.
-FIELDS = {
-    "proc.name": "charbuf",
-    "proc.exe": "charbuf",
-    "proc.cmdline": "charbuf",
-    "proc.pname": "charbuf",
-    "proc.pid": "int64",
-    "proc.args": "charbuf",
-    "proc.aname": "charbuf",
-    "proc.apid": "int64",
-    "evt.type": "charbuf",
-    "evt.rawtime": "abstime",
-    "evt.num": "uint64",
-    "evt.dir": "charbuf",
-    "fd.name": "charbuf",
-    "fd.num": "int64",
-    "fd.sport": "port",
-    "fd.cip": "ipaddr",
-    "fd.net": "ipnet",
-    "user.uid": "uint32",
-    "user.name": "charbuf",
-    "container.id": "charbuf",
-    "container.name": "charbuf",
-    "k8s.pod.name": "charbuf",
-    "k8s.ns.name": "charbuf",
-    "syscall.type": "charbuf",
-    "evt.arg.flags": "charbuf",
-    "proc.nosuch": None,
-    "nosuch.field": None,
-}
+# Field names the mutations draw from (the catalogue exported from the real binary gives their
+# types; the checker uses it, the corpus only needs names, real and unreal ones).
+FIELDS = [
+    "proc.name",
+    "proc.exe",
+    "proc.cmdline",
+    "proc.pname",
+    "proc.pid",
+    "proc.args",
+    "proc.aname",
+    "proc.aname[2]",
+    "proc.aname[x]",
+    "proc.apid[1]",
+    "proc.env[HOME]",
+    "proc.tty",
+    "proc.is_exe_writable",
+    "proc.cmdnargs",
+    "proc.duration",
+    "evt.type",
+    "evt.rawtime",
+    "evt.num",
+    "evt.dir",
+    "evt.res",
+    "evt.rawres",
+    "evt.buffer",
+    "evt.arg.flags",
+    "evt.arg[0]",
+    "evt.rawarg.res",
+    "evt.arg.nosuchparam",
+    "fd.name",
+    "fd.num",
+    "fd.sport",
+    "fd.cip",
+    "fd.net",
+    "fd.typechar",
+    "fd.directory",
+    "fd.types",
+    "fs.path.name",
+    "user.uid",
+    "user.name",
+    "user.loginuid",
+    "group.gid",
+    "container.id",
+    "container.name",
+    "container.image.repository",
+    "container.label[app]",
+    "k8s.pod.name",
+    "k8s.ns.name",
+    "k8s.pod.label[app]",
+    "syscall.type",
+    "proc.nosuch",
+    "nosuch.field",
+    "proc.namex",
+]
 OPERATORS = [
     "=",
     "==",
@@ -77,17 +100,35 @@ VALUES = [
     "'x'",
     "10.0.0.1",
     "10.0.0.0/8",
+    "::1",
+    "fe80::/10",
     "(shell_binaries)",
+    "shell_binaries",
     "0x10",
+    "0777",
+    "true",
+    "http",
+    "80",
+    "7f454c46",
+    "<NA>",
+    "proc.pname",
+    "'tolower(x)'",
+    "'ba.*h'",
+    "'^bash$'",
+    '"a\\tb"',
     "",
     "(",
     "abc)",
+    "()",
 ]
 EVT_TYPES = ["execve", "open", "openat", "connect", "nosuchevent"]
 
 
-STRING_FIELDS = [f for f, t in FIELDS.items() if t == "charbuf"]
-NUMBER_FIELDS = [f for f, t in FIELDS.items() if t in ("int64", "uint64", "uint32")]
+STRING_FIELDS = ["proc.name", "proc.exe", "proc.cmdline", "proc.pname", "user.name", "container.name"]
+NUMBER_FIELDS = ["proc.pid", "evt.num", "user.uid", "fd.num"]
+# evt.type under a transformer or against a field makes Falco's event-code search throw outside
+# its error handling (the whole run dies), so the mutations keep evt.type/syscall.type plain
+PLAIN_ONLY = ("evt.type", "syscall.type")
 STRING_OPS = ["=", "!=", "contains", "icontains", "startswith", "endswith", "glob", "in"]
 NUMBER_OPS = ["=", "!=", "<", "<=", ">", ">="]
 
@@ -105,24 +146,38 @@ def _valid_predicate(rnd):
     return f"{fld} {op} {value}"
 
 
+def _operand(rnd, fld):
+    """The field, or the field under a transformer (never evt.type: see PLAIN_ONLY)."""
+    if fld in PLAIN_ONLY:
+        return fld
+    r = rnd.random()
+    other = rnd.choice([f for f in FIELDS if f not in PLAIN_ONLY])
+    if r < 0.15:
+        return f"{rnd.choice(TRANSFORMERS)}({fld})"
+    if r < 0.2:
+        return f"{rnd.choice(['tolower', 'toupper', 'basename', 'len'])}({rnd.choice(['tolower', 'b64'])}({fld}))"
+    if r < 0.24:
+        return rnd.choice([f'join(",", {fld})', f"join({other}, {fld})", f"join(',', ({fld}, {other}))"])
+    if r < 0.28:
+        return rnd.choice([f"concat({fld}, {other})", f"concat({fld}, '-', {other})", f"concat({fld})"])
+    if r < 0.31:
+        return rnd.choice([f"getopt({fld}, 'abc:')", f"getopt({fld}, 'c:')[c]", f"getopt({fld}, 'c:')[cd]"])
+    return fld
+
+
 def _mutated_predicate(rnd):
     """A predicate with one random change: any field, operator, transformer, modifier or value."""
-    fld = rnd.choice(list(FIELDS))
-    r = rnd.random()
-    if r < 0.2:
-        fld = f"{rnd.choice(TRANSFORMERS)}({fld})"
-    elif r < 0.25:
-        fld = f'join(",", {fld})'
-    elif r < 0.3:
-        fld = f"concat({fld}, {rnd.choice(list(FIELDS))})"
+    fld = rnd.choice(FIELDS)
+    lhs = _operand(rnd, fld)
     op = rnd.choice(OPERATORS)
     if op == "exists":
-        return f"{fld} exists"
+        return f"{lhs} exists"
     if rnd.random() < 0.15:
         op = "{} {}".format(op, rnd.choice(["oneof", "anyof", "allof"]))
-    if rnd.random() < 0.1:
-        return f"{fld} {op} val({rnd.choice(list(FIELDS))})"
-    return f"{fld} {op} {rnd.choice(VALUES)}"
+    if rnd.random() < 0.1 and fld not in PLAIN_ONLY:
+        rhs = rnd.choice([f for f in FIELDS if f not in PLAIN_ONLY])
+        return f"{lhs} {op} {rnd.choice(['val', 'tolower', 'len'])}({rhs})"
+    return f"{lhs} {op} {rnd.choice(VALUES)}"
 
 
 def condition(rnd, mutate=False, depth=0):
@@ -158,6 +213,8 @@ MUTATIONS = [
     "list",
     "source",
     "append",
+    "listref",
+    "listref",
 ]
 
 
@@ -180,6 +237,25 @@ def rule_file(rnd):
             ]
         )
         cond = cond % _valid_predicate(rnd) if "%s" in cond else cond
+    if kind == "listref":
+        cond = rnd.choice(
+            [
+                "proc.name in (shell_binaries)",
+                "proc.name in shell_binaries",
+                "proc.name = shell_binaries",
+                "proc.name in (shell_binaries, other)",
+                "proc.name in (other)",
+                "proc.name pmatch (shell_binaries)",
+                "proc.name startswith oneof shell_binaries",
+                "proc.name startswith oneof (shell_binaries)",
+                "proc.name contains allof (shell_binaries)",
+                "proc.pid in (shell_binaries)",
+                "proc.name intersects (shell_binaries)",
+                "fd.types intersects (shell_binaries)",
+                "shell_binaries",
+                "proc.name in (shell_binaries, zsh)",
+            ]
+        )
     output = "%proc.name %container.id"
     if kind == "output":
         output = rnd.choice(
@@ -191,6 +267,15 @@ def rule_file(rnd):
                 "%proc.aname[2]",
                 "%evt.arg.flags",
                 "plain",
+                "%proc.namex",
+                "%proc.aname[x]",
+                "%(proc.name)",
+                "%concat(proc.name, proc.exe)",
+                "%container.info",
+                "%evt.dir",
+                "50% done",
+                "%5proc.name",
+                "*%proc.name",
             ]
         )
     priority = rnd.choice(["WARNING", "NOTICE", "CRITICAL", "info", "Debug"])
@@ -202,6 +287,14 @@ def rule_file(rnd):
         "- list: shell_binaries",
         "  items: [bash, sh, zsh]",
         "",
+    ]
+    if kind == "listref" and rnd.random() < 0.5:
+        lines += [
+            "- list: other",
+            "  items: {}".format(rnd.choice(["[ksh]", "[shell_binaries, ksh]", "[]", "['a b']"])),
+            "",
+        ]
+    lines += [
         "- macro: m_macro",
         f"  condition: {_quoted(macro)}",
         "",
@@ -227,25 +320,45 @@ def rule_file(rnd):
     if kind == "source":
         lines.append("  source: {}".format(rnd.choice(["syscall", "k8s_audit", "nosuch", "aws_cloudtrail"])))
     if kind == "exception":
-        fields = rnd.sample(list(FIELDS), rnd.choice([1, 2]))
+        pool = [f for f in FIELDS if f not in PLAIN_ONLY]
+        fields = rnd.sample(pool, rnd.choice([1, 2]))
         if rnd.random() < 0.2:
-            fields[0] = f"{rnd.choice(TRANSFORMERS)}({fields[0]})"
-        lines += ["  exceptions:", "    - name: e1", "      fields: [{}]".format(", ".join(fields))]
-        if rnd.random() < 0.6:
-            lines.append(
-                "      comps: [{}]".format(
-                    ", ".join(
-                        rnd.choice(["=", "in", "startswith", "nosuch", "pmatch", "!=", "contains"]) for _f in fields
-                    )
+            fields[0] = f"{rnd.choice(['tolower', 'toupper', 'basename', 'len', 'nosuch'])}({fields[0]})"
+        comps_pool = [
+            "=",
+            "in",
+            "startswith",
+            "nosuch",
+            "pmatch",
+            "!=",
+            "contains",
+            "startswith oneof",
+            " = ",
+            "endswith anyof",
+            "in oneof",
+            ">",
+        ]
+        if rnd.random() < 0.3:
+            # the single-field form: fields and comps are strings, values a list of strings
+            lines += ["  exceptions:", "    - name: e1", f"      fields: {fields[0]}"]
+            if rnd.random() < 0.6:
+                lines.append(
+                    "      comps: {}".format(rnd.choice(["in", "pmatch", "intersects", "=", "startswith oneof"]))
                 )
-            )
-        if rnd.random() < 0.8:
-            lines += [
-                "      values:",
-                "        - [{}]".format(
-                    ", ".join(rnd.choice(["bash", "[a, b]", "1", "shell_binaries"]) for _f in fields)
-                ),
-            ]
+            lines.append("      values: [{}]".format(rnd.choice(["bash", "bash, sh", "[a, b]", "shell_binaries", "1"])))
+        else:
+            lines += ["  exceptions:", "    - name: e1", "      fields: [{}]".format(", ".join(fields))]
+            if rnd.random() < 0.6:
+                lines.append("      comps: [{}]".format(", ".join(repr(rnd.choice(comps_pool)) for _f in fields)))
+            if rnd.random() < 0.8:
+                lines += [
+                    "      values:",
+                    "        - [{}]".format(
+                        ", ".join(rnd.choice(["bash", "[a, b]", "1", "shell_binaries", "'a b'", "[]"]) for _f in fields)
+                    ),
+                ]
+        if rnd.random() < 0.1:
+            lines += ["    - name: e1", "      fields: [proc.name]", "      values: [[sh]]"]
     lines.append("")
     if kind == "override":
         key, op = rnd.choice(
@@ -258,6 +371,10 @@ def rule_file(rnd):
                 ("priority", "replace"),
                 ("capture", "replace"),
                 ("capture", "append"),
+                ("capture_duration", "replace"),
+                ("warn_evttypes", "replace"),
+                ("skip-if-unknown-filter", "replace"),
+                ("source", "replace"),
                 ("enabled", "replace"),
                 ("tags", "append"),
                 ("desc", "append"),
@@ -269,6 +386,10 @@ def rule_file(rnd):
             "output": "x %proc.name",
             "priority": "ERROR",
             "capture": "true",
+            "capture_duration": "5000",
+            "warn_evttypes": "false",
+            "skip-if-unknown-filter": "true",
+            "source": "syscall",
             "enabled": "false",
             "tags": "[t]",
             "desc": "d",
@@ -284,7 +405,7 @@ def rule_file(rnd):
     if kind == "list":
         lines += [
             "- list: {}".format(rnd.choice(["shell_binaries", "other"])),
-            "  items: {}".format(rnd.choice(["[ash]", "[]", "ash", "[1, 2]"])),
+            "  items: {}".format(rnd.choice(["[ash]", "[]", "ash", "[1, 2]", "[shell_binaries, ksh]", "['a b']"])),
             "  override:",
             "    items: {}".format(rnd.choice(["append", "replace", "bogus"])),
             "",
