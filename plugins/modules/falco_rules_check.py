@@ -12,19 +12,26 @@ short_description: Check an ordered set of Falco rules files without a Falco bin
 version_added: 0.1.0
 description:
   - Reads Falco rules files in the order Falco loads them and checks them as one rule set, the way
-    Falco's rule loader does, without needing Falco installed.
-  - Checks the rules file format (item types, known keys per item type, value types, priority
-    names case-insensitively, C(exceptions) shapes, C(override) shapes with C(append)/C(replace)
-    per key, C(enabled)-only items), references across the whole ordered set (an C(override) or
-    C(append) must target a list, macro or rule defined earlier, possibly in an earlier file;
-    macros used in conditions must be defined), the condition syntax (the libsinsp filter
-    language) and the output format syntax.
+    Falco 0.44.1's rule loader does, without needing Falco installed; it gives the verdict
+    C(falco -V) gives (a differential test in CI runs both over the released rule sets, broken
+    rules and a generated corpus of 3000 files, and requires the same verdict for every file).
+  - Checks the rules file format (item types, value types, priority names case-insensitively,
+    C(exceptions) shapes, C(override) with C(append)/C(replace) per key, C(enabled)-only items),
+    references across the whole ordered set (an C(override) or C(append) must target a list,
+    macro or rule defined earlier, possibly in an earlier file; macros must be defined before
+    the macros that use them), conditions in the libsinsp 0.25 filter language (lists
+    substituted as Falco does, exceptions included) compiled against the field catalogue of the
+    real Falco binary with the container plugin (field names and arguments, field types against
+    operators, transformers and constant values, event names), and output formats.
+  - Where Falco only warns, this module warns too (unknown keys, invalid list or macro names,
+    duplicate exception names, unused macros and lists, deprecated fields, rules matching too
+    many event types).
   - Every finding names the file, the rule, macro or list, the line in the YAML file and, for
     conditions and outputs, the column within that string.
   - Read-only. Usually run on the controller (C(delegate_to=localhost)) against rendered content,
     before any file is written to a node.
-  - The check does not know the exact field catalogue of a given Falco version; it checks field
-    syntax and field classes (C(proc.), C(fd.), C(k8s.), ...). Run C(falco -V) on the node as the
+  - The catalogue is that of Falco 0.44.1 with the container plugin 0.7.1 (rules of other
+    sources are skipped with a warning, as that Falco does). Run C(falco -V) on the node as the
     final check (the M(nodesec.kubernetes.falco) role does both).
 author:
   - nodesec maintainers (@nodesec)
@@ -63,22 +70,22 @@ options:
         default: false
   extra_field_classes:
     description:
-      - Field classes provided by plugins in use, in addition to the built-in list (syscall
-        classes such as C(proc), C(fd), C(k8s), C(container) and common plugin classes such as
-        C(ka), C(json), C(ct), C(gcp), C(okta), C(github), C(k8smeta)).
+      - Field classes provided by plugins the node loads in addition to the container plugin
+        (for example C(k8smeta)); checks on their fields are not type-checked and their fields
+        are accepted in conditions, exceptions and outputs.
     type: list
     elements: str
     default: []
   check_field_classes:
     description:
-      - Report fields of unknown field classes in syscall rules. Rules with another C(source) or
-        with C(skip-if-unknown-filter) are never checked for field classes.
+      - Check fields against the catalogue (names, arguments, types, values). With V(false) only
+        the syntax, the rule set's references and the format are checked.
     type: bool
     default: true
   fail_on_warnings:
     description:
-      - Fail when there are warnings too (for example deprecated C(append), or a value in
-        C(in (...)) that looks like a list name but no such list is defined).
+      - Fail when there are warnings too (for example deprecated C(append), or a macro or list
+        nothing refers to).
     type: bool
     default: false
 notes:

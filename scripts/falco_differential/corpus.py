@@ -280,8 +280,9 @@ def rule_file(rnd):
         )
     priority = rnd.choice(["WARNING", "NOTICE", "CRITICAL", "info", "Debug"])
     if kind == "priority":
-        priority = rnd.choice(["bogus", "WARN", "5", ""])
+        priority = rnd.choice(["bogus", "WARN", "5", "", "informational", "EMERGENCY", "'Info'", "[INFO]"])
     lines = [
+        f"# mutation: {kind}",
         "- required_engine_version: 0.26.0",
         "",
         "- list: shell_binaries",

@@ -2,11 +2,12 @@
 
 Run with the venv's python (no shebang, like k8s_lab.py), after scripts/falco-build.sh:
     PYTHONPATH=.build/collections .venv/bin/python scripts/falco_differential/differential.py \
-        --env ~/.cache/nodesec/falco-<hash>/env [--count 3000] [--batch 100] [--jobs 2] [--json OUT]
+        --env ~/.cache/nodesec/falco-<hash>/env [--count 3000] [--batch 25] [--jobs 4] [--json OUT]
 Cases: the three released upstream rule sets alone and together (../shared/testdata/falco), our
-broken-rule cases (the BROKEN table of tests/unit/plugins/module_utils/test_falco_rules.py, the
-molecule scenario's broken rule and the example rules over the upstream set), then the seeded
-corpus of scripts/falco_differential/corpus.py.
+broken-rule cases (the BROKEN and WARNED tables of tests/unit/plugins/module_utils/
+test_falco_rules.py, the molecule scenario's broken rule and the example rules over the
+upstream set), the rules contents of Falco's own rule-loader unit tests (read from the vendored
+source tarball), then the seeded corpus of scripts/falco_differential/corpus.py.
 
 falco -V loads its files cumulatively into one engine and compiles the whole collection after
 each file, so a broken rule of one file would fail every later file of the run. Each corpus file
@@ -127,6 +128,7 @@ def broken_cases():
     spec.loader.exec_module(module)
     cases = [("base", [("50-base.yaml", module.BASE)])]
     cases += [(f"broken-{case[0]}", [("50-broken.yaml", module.BASE + case[1])]) for case in module.BROKEN]
+    cases += [(f"warned-{case[0]}", [("50-warned.yaml", module.BASE + case[1])]) for case in module.WARNED]
     upstream = os.path.join(UPSTREAM, "falco_rules.yaml")
     if os.path.exists(upstream):
         with open(upstream, encoding="utf-8") as handle:
@@ -222,7 +224,12 @@ def run(args):
             out = []
             for (path, (ok, errors, warnings)), (our_ok, our_warn, our_msg) in zip(compared, ours):
                 falco_msg = json.dumps((errors or warnings)[:1])[:400]
-                out.append((label, os.path.basename(path), ok, our_ok, bool(warnings), our_warn, falco_msg, our_msg))
+                with open(path, encoding="utf-8") as handle:
+                    first = handle.readline()
+                kind = first[len("# mutation: ") :].strip() if first.startswith("# mutation: ") else ""
+                out.append(
+                    (label, os.path.basename(path), ok, our_ok, bool(warnings), our_warn, falco_msg, our_msg, kind)
+                )
             return out
 
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
@@ -251,6 +258,14 @@ def summarize(rows, duration):
             "accepted_by_both": len(both_ok),
             "same_warnings_where_accepted": warn_same,
         }
+    kinds = {}
+    for r in rows:
+        if r[0] == "corpus":
+            entry = kinds.setdefault(r[8], {"files": 0, "falco_accepted": 0, "same_verdict": 0})
+            entry["files"] += 1
+            entry["falco_accepted"] += int(r[2])
+            entry["same_verdict"] += int(r[2] == r[3])
+    summary["corpus_by_mutation"] = dict(sorted(kinds.items()))
     summary["same_verdict"] = sum(1 for r in rows if r[2] == r[3])
     summary["files"] = len(rows)
     summary["disagreements"] = [
@@ -275,8 +290,8 @@ def main():
     parser.add_argument("--env", required=True, help="the env file scripts/falco-build.sh writes")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--count", type=int, default=3000)
-    parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=25)
+    parser.add_argument("--jobs", type=int, default=4, help="falco runs at once (a run mostly waits, little CPU)")
     parser.add_argument("--json", help="write the summary (figures and disagreements) here")
     parser.add_argument(
         "--no-falco-tests",
@@ -298,6 +313,11 @@ def main():
             f"{label}: {fig['files']} files (falco accepts {fig['falco_accepted']}, rejects {fig['falco_rejected']}), "
             f"same verdict {fig['same_verdict']} ({fig['agreement_pct']}%), same warnings where both accept "
             f"{fig['same_warnings_where_accepted']}/{fig['accepted_by_both']}"
+        )
+    for kind, fig in summary["corpus_by_mutation"].items():
+        print(
+            f"  corpus mutation {kind}: {fig['files']} files, Falco accepts {fig['falco_accepted']}, "
+            f"same verdict {fig['same_verdict']}"
         )
     print(f"total {summary['files']} files, same verdict {summary['same_verdict']}, {summary['duration_s']} s")
     if args.json:
