@@ -24,7 +24,9 @@ ephemeral containers in that order. Pure logic: a pod is the plain ``dict`` the 
 
 from __future__ import annotations
 
+import functools
 import re
+from collections import abc
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
@@ -103,13 +105,13 @@ def _containers(spec: Mapping[str, Any]) -> List[Mapping[str, Any]]:
     """Init containers, containers, ephemeral containers: PodSecurity's visiting order."""
     out: List[Mapping[str, Any]] = []
     for key in ("initContainers", "containers", "ephemeralContainers"):
-        out.extend(c for c in spec.get(key) or [] if isinstance(c, Mapping))
+        out.extend(c for c in spec.get(key) or [] if isinstance(c, abc.Mapping))
     return out
 
 
 def _sc(container: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
     sc = container.get("securityContext")
-    return sc if isinstance(sc, Mapping) else None
+    return sc if isinstance(sc, abc.Mapping) else None
 
 
 def _name(container: Mapping[str, Any]) -> str:
@@ -213,12 +215,12 @@ def _host_ports(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Optional[Re
 
 
 def _handler_hosts(handler: Any) -> List[str]:
-    if not isinstance(handler, Mapping):
+    if not isinstance(handler, abc.Mapping):
         return []
     hosts = []
     for key in ("httpGet", "tcpSocket"):
         action = handler.get(key)
-        if isinstance(action, Mapping) and action.get("host"):
+        if isinstance(action, abc.Mapping) and action.get("host"):
             hosts.append(str(action["host"]))
     return hosts
 
@@ -268,7 +270,7 @@ BASELINE_CAPABILITIES: FrozenSet[str] = frozenset(
 
 def _capabilities(c: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
     caps = (_sc(c) or {}).get("capabilities")
-    return caps if isinstance(caps, Mapping) else None
+    return caps if isinstance(caps, abc.Mapping) else None
 
 
 def _capabilities_baseline(meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Optional[Result]:
@@ -349,7 +351,7 @@ _SECCOMP_CONTAINER_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
 def _seccomp_type(sc: Optional[Mapping[str, Any]]) -> Optional[str]:
     """The type of ``sc.seccompProfile``; None when there is no profile."""
     profile = (sc or {}).get("seccompProfile")
-    if not isinstance(profile, Mapping):
+    if not isinstance(profile, abc.Mapping):
         return None
     return str(profile.get("type") or "")
 
@@ -437,7 +439,7 @@ _APPARMOR_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
 
 def _apparmor_type(sc: Optional[Mapping[str, Any]]) -> Optional[str]:
     profile = (sc or {}).get("appArmorProfile")
-    if not isinstance(profile, Mapping):
+    if not isinstance(profile, abc.Mapping):
         return None
     return str(profile.get("type") or "")
 
@@ -487,7 +489,7 @@ def _selinux(allowed: FrozenSet[str]) -> CheckFn:
         flags = {"user": False, "role": False}
 
         def valid(opts: Any) -> bool:
-            if not isinstance(opts, Mapping):
+            if not isinstance(opts, abc.Mapping):
                 return True
             ok = True
             kind = str(opts.get("type") or "")
@@ -778,6 +780,7 @@ CHECKS: Dict[str, Check] = {
 }  # fmt: skip
 
 
+@functools.lru_cache(maxsize=64)
 def checks_in_force(level: str, version: Version) -> Tuple[str, ...]:
     """The check ids PodSecurity runs at ``level`` and ``version``, in its order.
 

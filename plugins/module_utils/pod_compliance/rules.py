@@ -26,6 +26,8 @@ The ``cks`` profile is our reading of the CKS task and keeps its own checks.
 
 from __future__ import annotations
 
+import functools
+from collections import abc
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Tuple
 
@@ -167,10 +169,15 @@ class Policy:
     pss_version: pss.Version = pss.LATEST
 
     def categories_of(self, rule: Rule) -> Tuple[str, ...]:
-        cats = set(rule.categories)
-        if self.privilege_breaks_statelessness and IMMUTABLE in cats:
-            cats.add(STATELESS)
-        return tuple(sorted(cats))
+        return _categories(rule.categories, self.privilege_breaks_statelessness)
+
+
+@functools.lru_cache(maxsize=64)
+def _categories(categories: FrozenSet[str], privilege_breaks_statelessness: bool) -> Tuple[str, ...]:
+    cats = set(categories)
+    if privilege_breaks_statelessness and IMMUTABLE in cats:
+        cats.add(STATELESS)
+    return tuple(sorted(cats))
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,6 +191,8 @@ def _truthy(value: Any) -> bool:
 def effective_security_context(pod_sc: Optional[Mapping[str, Any]], container_sc: Optional[Mapping[str, Any]]):
     """Merge pod and container security contexts the way the kubelet does."""
     merged: Dict[str, Any] = dict(container_sc or {})
+    if not pod_sc:
+        return merged
     for key in POD_LEVEL_INHERITED:
         if merged.get(key) is None and (pod_sc or {}).get(key) is not None:
             merged[key] = pod_sc[key]  # type: ignore[index]
@@ -222,7 +231,7 @@ def volume_type(volume: Mapping[str, Any]) -> str:
 
 def _volume_source_read_only(vtype: str, source: Any) -> bool:
     """Whether the volume source itself forces read-only mounts."""
-    if not isinstance(source, Mapping):
+    if not isinstance(source, abc.Mapping):
         return False
     if vtype == "ephemeral":
         modes = ((source.get("volumeClaimTemplate") or {}).get("spec") or {}).get("accessModes") or []
@@ -393,7 +402,7 @@ def _selinux_places(pod: Mapping[str, Any], containers: Sequence[Container]) -> 
 
 def _check_selinux_unconfined(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
     for where, opts in _selinux_places(pod, containers):
-        if isinstance(opts, Mapping) and opts.get("type") in UNCONFINED_SELINUX_TYPES:
+        if isinstance(opts, abc.Mapping) and opts.get("type") in UNCONFINED_SELINUX_TYPES:
             yield f"{where}.seLinuxOptions.type is {opts.get('type')} (an SELinux type that does not confine)"
 
 
@@ -419,7 +428,7 @@ def _check_proc_mount(pod: Mapping[str, Any], containers: Sequence[Container]) -
 
 
 def _seccomp_type(profile: Any) -> Optional[str]:
-    return (profile or {}).get("type") if isinstance(profile, Mapping) else None
+    return (profile or {}).get("type") if isinstance(profile, abc.Mapping) else None
 
 
 def _check_seccomp_unconfined(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
@@ -460,7 +469,7 @@ def _check_apparmor_unconfined(pod: Mapping[str, Any], containers: Sequence[Cont
 
 def _check_selinux(pod: Mapping[str, Any], containers: Sequence[Container]) -> Iterator[str]:
     for where, opts in _selinux_places(pod, containers):
-        if not isinstance(opts, Mapping):
+        if not isinstance(opts, abc.Mapping):
             continue
         if opts.get("type", "") not in ALLOWED_SELINUX_TYPES:
             yield f"{where}.seLinuxOptions.type is {opts.get('type')}"
@@ -493,7 +502,7 @@ def _check_host_probes(pod: Mapping[str, Any], containers: Sequence[Container]) 
         handlers += [(f"lifecycle.{k}", lifecycle.get(k)) for k in ("postStart", "preStop")]
         for where, handler in handlers:
             for action in ("httpGet", "tcpSocket"):
-                host = ((handler or {}).get(action) or {}).get("host") if isinstance(handler, Mapping) else None
+                host = ((handler or {}).get(action) or {}).get("host") if isinstance(handler, abc.Mapping) else None
                 if host:
                     yield f"{c.label}: {c.path}.{where}.{action}.host is {host}"
 

@@ -14,6 +14,7 @@ deletion that failed half-way. The client is anything shaped like :class:`PodCli
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -133,10 +134,8 @@ def prefetch(pages: Iterator[List[Dict[str, Any]]]) -> Iterator[List[Dict[str, A
     finally:
         stop.set()
         while worker.is_alive():  # let a pump blocked on a full queue finish
-            try:
+            with contextlib.suppress(queue.Empty):
                 ready.get(timeout=0.05)
-            except queue.Empty:
-                pass
 
 
 @dataclass
