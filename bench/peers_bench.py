@@ -408,7 +408,9 @@ def server_cpu() -> float:
     return sum(pcb.proc_cpu_s(pids[p]) for p in ("kube-apiserver", "etcd") if p in pids)
 
 
-def bench_size(core: client.CoreV1Api, kubeconfig: str, n: int, tools: List[str], repeats: int) -> Dict[str, Any]:
+def bench_size(
+    core: client.CoreV1Api, kubeconfig: str, n: int, tools: List[str], repeats: int, list_repeats: int = 0
+) -> Dict[str, Any]:
     ns = f"bench-peers-{n}-{uuid.uuid4().hex[:5]}"
     pcb.create_namespace(core, ns)
     try:
@@ -418,8 +420,11 @@ def bench_size(core: client.CoreV1Api, kubeconfig: str, n: int, tools: List[str]
         runs: Dict[str, List[Dict[str, Any]]] = {t: [] for t in tools}
         verdicts: Dict[str, Any] = {}
         with tempfile.TemporaryDirectory(prefix="peers-") as tmp:
-            for _repeat in range(repeats):
-                for name in tools:
+            rounds = [tools] * repeats
+            # Extra interleaved rounds of the raw LIST and our scan only (their ratio is a target).
+            rounds += [[t for t in tools if t in ("raw", "scan")]] * max(0, list_repeats - repeats)
+            for round_tools in rounds:
+                for name in round_tools:
                     server0 = server_cpu()
                     m, found = TOOLS[name](kubeconfig, ns, Path(tmp))
                     m["server_cpu"] = server_cpu() - server0
@@ -497,6 +502,7 @@ def main() -> None:
     ap.add_argument("--kubeconfig", default=pcb.DEFAULT_KUBECONFIG)
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--list-repeats", type=int, default=0, help="rounds of raw and scan (at least --repeats)")
     ap.add_argument("--tools", nargs="+", default=list(TOOLS), choices=list(TOOLS))
     ap.add_argument("--json", help="write the raw figures here")
     args = ap.parse_args()
@@ -507,7 +513,7 @@ def main() -> None:
         core.list_namespace(limit=1)
     except ApiException as exc:  # pragma: no cover - a bench, not a test
         raise SystemExit(f"the API at {args.kubeconfig} does not answer: {exc}") from exc
-    results = [bench_size(core, args.kubeconfig, n, tools, args.repeats) for n in args.sizes]
+    results = [bench_size(core, args.kubeconfig, n, tools, args.repeats, args.list_repeats) for n in args.sizes]
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"results": results, "skipped": skipped}, indent=2, default=list))
