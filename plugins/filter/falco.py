@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Sequence
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco_managed_rules import (
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.managed_state import (
     ManagedRulesStateError,
     parse_state,
     prune_plan,

@@ -40,15 +40,17 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco import condition as fcond
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco import semantics as fsem
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco import vocabulary as fvoc
-
-try:
-    import yaml
-
-    HAS_YAML = True
-    YAML_IMPORT_ERROR: Optional[BaseException] = None
-except ImportError as _exc:  # pragma: no cover - PyYAML ships with ansible-core
-    HAS_YAML = False
-    YAML_IMPORT_ERROR = _exc
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.load_order import (  # noqa: F401 (façade)
+    ordered_rule_set,
+)
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.yaml_nodes import (  # noqa: F401 (façade)
+    HAS_YAML,
+    YAML_IMPORT_ERROR,
+    Node,
+    _convert,
+    load_yaml_nodes,
+    yaml,
+)
 
 # --------------------------------------------------------------------------------------------
 # Vocabulary (Falco rules file schema)
@@ -276,63 +278,6 @@ def parse_output(text: str) -> List[Tuple[str, int]]:
 
 def field_class(name: str) -> str:
     return name.split(".", 1)[0]
-
-
-# --------------------------------------------------------------------------------------------
-# YAML with positions
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Node:
-    """A YAML node with its position: kind is map / seq / scalar."""
-
-    kind: str
-    value: Any  # dict[str, Node] | list[Node] | str (scalar text)
-    line: int  # 1-based
-    tag: str = ""
-    key_lines: Dict[str, int] = field(default_factory=dict)
-
-    def scalar(self) -> Optional[str]:
-        return self.value if self.kind == "scalar" else None
-
-    def is_null(self) -> bool:
-        return self.kind == "scalar" and self.tag.endswith(":null")
-
-    def as_bool(self) -> Optional[bool]:
-        if self.kind != "scalar":
-            return None
-        lowered = str(self.value).lower()
-        if lowered in ("true", "yes", "on", "y"):
-            return True
-        if lowered in ("false", "no", "off", "n"):
-            return False
-        return None
-
-
-def _convert(node: Any) -> Node:
-    line = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        mapping: Dict[str, Node] = {}
-        key_lines: Dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            mapping[key] = _convert(value_node)
-            key_lines[key] = key_node.start_mark.line + 1
-        return Node("map", mapping, line, node.tag, key_lines)
-    if isinstance(node, yaml.SequenceNode):
-        return Node("seq", [_convert(child) for child in node.value], line, node.tag)
-    return Node("scalar", node.value, line, node.tag)
-
-
-def load_yaml_nodes(text: str) -> Node:
-    """Compose YAML text into positioned nodes; raise yaml.YAMLError on syntax errors."""
-    if not HAS_YAML:  # pragma: no cover
-        raise RuntimeError(f"PyYAML is required: {YAML_IMPORT_ERROR}")
-    composed = yaml.compose(text, Loader=yaml.SafeLoader)
-    if composed is None:
-        return Node("seq", [], 1, "tag:yaml.org,2002:seq")
-    return _convert(composed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1741,47 +1686,4 @@ def _expand(condition: str, checker: RuleSetChecker, depth: int) -> str:
     # An empty list leaves a dangling comma: "(, a)" / "(a, )" / "(, )".
     result = re.sub(r"\(\s*,", "(", result)
     result = re.sub(r",\s*(?=,|\))", "", result)
-    return result
-
-
-# --------------------------------------------------------------------------------------------
-# Load order of the rules files on a node
-# --------------------------------------------------------------------------------------------
-
-
-def ordered_rule_set(
-    managed: Sequence[Dict[str, Any]],
-    base_files: Sequence[str],
-    local_file: str,
-    existing: Sequence[str],
-    rules_dir_files: Sequence[str],
-) -> List[Dict[str, Any]]:
-    """The rules files in the order Falco loads them with the upstream ``rules_files`` default
-    (base files, the local rules file, then the rules directory in lexicographic order).
-
-    ``managed`` are the files we write: ``{"dest", "staged", "content"}``; they are validated
-    from their staged path and replace the live file of the same ``dest``. ``existing`` are the
-    base/local paths that exist on the node, ``rules_dir_files`` the files found in the rules
-    directory. Returns ``[{"name": live path, "path": path to load now, "managed": bool,
-    "content": str (managed only)}]``.
-    """
-    by_dest = {entry["dest"]: entry for entry in managed}
-    present = set(existing)
-    result: List[Dict[str, Any]] = []
-
-    def add(dest: str) -> None:
-        entry = by_dest.get(dest)
-        if entry is not None:
-            result.append({"name": dest, "path": entry["staged"], "managed": True, "content": entry["content"]})
-        else:
-            result.append({"name": dest, "path": dest, "managed": False})
-
-    for path in base_files:
-        if path in by_dest or path in present:
-            add(path)
-    if local_file in by_dest or local_file in present:
-        add(local_file)
-    in_dir = set(rules_dir_files) | {dest for dest in by_dest if dest not in base_files and dest != local_file}
-    for dest in sorted(in_dir, key=lambda p: p.rsplit("/", 1)[-1]):
-        add(dest)
     return result

@@ -1,4 +1,4 @@
-"""Pruning of the Falco role's rules files (plugins/module_utils/falco_managed_rules.py).
+"""Pruning of the Falco role's rules files (plugins/module_utils/falco/managed_state.py).
 
 The role records the rules.d files it writes in a state file; on each run the recorded files no
 longer in falco_rules_files are removed. What must hold: only recorded files directly inside the
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible_collections.nodesec.kubernetes.plugins.module_utils import falco_managed_rules as fmr
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco import managed_state as fmr
 from hypothesis import given
 from hypothesis import strategies as st
 

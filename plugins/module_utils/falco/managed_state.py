@@ -1,6 +1,8 @@
 # Copyright (c) nodesec.kubernetes contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
 """Which rules files the Falco role wrote, and which of them to remove (pruning).
 
 Pure logic, no Ansible imports. The role keeps a small JSON state file on the node (written
