@@ -20,6 +20,12 @@
 #     reachable, as no pod needs them).
 # The fast API of scripts/k8s-api.sh (127.0.0.1:16443) is separate and untouched.
 #
+# Falco on a node (the falco role, falco_install_method package_file) reads the host's /proc,
+# bind-mounted read-only at /host/proc (HOST_ROOT=/host in its unit: the node has its own PID
+# namespace, the kernel's events carry the host's PIDs); with HOST_ROOT the container plugin
+# looks for the runtime's socket under /host, where /host/run/containerd leads to the node's own
+# containerd (a symlink in the node image).
+#
 # Host side effects, all undone by `down`: the kubelet sets vm.overcommit_memory,
 # kernel.panic and kernel.panic_on_oops host-wide (recorded before the first node starts,
 # restored); cgroups under <controller>/nodesec-lab/; state under ${NODESEC_LAB_DIR}/kubeadm.
@@ -103,7 +109,8 @@ build_node_image() { # debian12|debian13
   docker cp "$HERE/images/kube/kubelet.service" "$name:/etc/systemd/system/kubelet.service"
   docker exec "$name" sh -c 'printf "runtime-endpoint: unix:///run/containerd/containerd.sock\nimage-endpoint: unix:///run/containerd/containerd.sock\n" >/etc/crictl.yaml
     systemctl enable containerd.service kubelet.service >/dev/null 2>&1
-    chown root:root /usr/local/bin/*'
+    chown root:root /usr/local/bin/*
+    mkdir -p /host/run && ln -sfn /run/containerd /host/run/containerd'
   # The build ran `sleep`: systemd becomes the entry point again (PID 1).
   docker commit --change 'ENV container=docker' --change 'ENTRYPOINT ["/lib/systemd/systemd"]' \
     --change 'CMD ["--log-level=info"]' --change "LABEL org.nodesec.recipe=$hash" "$name" "$ref" >/dev/null
@@ -215,7 +222,7 @@ run_node() { # name image hostname address
     --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --device /dev/kmsg \
     --tmpfs /run --tmpfs /run/lock \
     -v "$d/containerd:/var/lib/containerd" -v "$d/kubelet:/var/lib/kubelet" -v "$d/etcd:/var/lib/etcd" \
-    -v "$d/log:/var/log/pods" -v "$IMAGES:/opt/nodesec/images:ro" \
+    -v "$d/log:/var/log/pods" -v "$IMAGES:/opt/nodesec/images:ro" -v /proc:/host/proc:ro \
     --stop-signal SIGRTMIN+3 "$image" >/dev/null
 }
 
