@@ -19,7 +19,6 @@ them must be under the new path, none in the checkout.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible_adhoc import tool_env
 from kubernetes import client
 
 pytestmark = pytest.mark.integration
@@ -124,15 +124,8 @@ def test_role_and_modules_run_from_the_installed_copy(
     }
     (tmp_path / "play.yml").write_text(yaml.safe_dump([play], sort_keys=False))
     (tmp_path / "ansible.cfg").write_text("[defaults]\nretry_files_enabled = False\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "K8S_AUTH_")) and k != "KUBECONFIG"}
-    env.update(
-        {
-            "ANSIBLE_CONFIG": str(tmp_path / "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": str(collections),
-            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
-            "ANSIBLE_NOCOLOR": "1",
-        }
-    )
+    env = tool_env(config=tmp_path / "ansible.cfg", collections=collections, scrub_ansible_env=True, scrub_k8s_env=True)
+    env.update({"ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false", "ANSIBLE_NOCOLOR": "1"})
     proc = subprocess.run(
         [str(BIN / "ansible-playbook"), "-vvv", "-i", "localhost,", "play.yml"],
         capture_output=True,

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible_adhoc import BIN, tool_env
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +68,7 @@ def test_ansible_builder_create_writes_a_complete_context(built: Path, tmp_path:
         capture_output=True,
         text=True,
         cwd=tmp_path,
+        env=tool_env(),
         timeout=300,
         check=False,
     )
