@@ -794,8 +794,7 @@ class RuleSetChecker:
         return value
 
     def _read_engine_version(self, item: Node, origin: Origin) -> None:
-        value = self._string(item, "required_engine_version", origin)
-        assert value is not None
+        value = self._string(item, "required_engine_version", origin) or ""
         if value.isdigit():
             required = (0, int(value), 0)
         elif _SEMVER_RE.match(value):
@@ -920,8 +919,7 @@ class RuleSetChecker:
         name = origin.item
         if not _IDENT_RE.fullmatch(name):
             self.warn(origin, f"invalid macro name {name!r}: macro names should match [a-zA-Z]+[a-zA-Z0-9_]*")
-        condition = self._string(item, "condition", origin)
-        assert condition is not None
+        condition = self._string(item, "condition", origin) or ""
         legacy_append = bool(self._bool(item, "append", origin))
         if legacy_append:
             self.warn(origin, "'append: true' is deprecated; use 'override: {condition: append}'", key="append")

@@ -169,7 +169,7 @@ def _event_len(info: FieldInfo, text: str) -> Tuple[int, Optional[str]]:
                 raise FieldError("evt.arg fields must be expressed explicitly")
             close = text.find("]")
             numstr = text[len(name) + 1 : close] if close >= 0 else text[len(name) + 1 :]
-            if not sscanf_int(numstr) or (name == "evt.around" and numstr.strip().startswith("-") and False):
+            if not sscanf_int(numstr):
                 raise FieldError(f"{numstr} is not a valid number")
             return (close + 1 if close >= 0 else len(text) + 1), None
         if rest.startswith("."):
