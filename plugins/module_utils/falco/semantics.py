@@ -45,6 +45,7 @@ class Ext:
     no_rhs: bool = False
     is_event_type: bool = False
     is_around: bool = False
+    multi: bool = False  # a join/concat/getopt check: libsinsp skips its rhs-field type check
 
 
 def _transform(name: str, ext: Ext) -> Tuple[str, bool]:
@@ -113,7 +114,16 @@ def extractor(node: ast.Expr) -> Ext:
             except CompileError as exc:
                 raise CompileError(exc.message, node) from None
             return Ext(
-                t, lst, ext.orig_type, ext.orig_list, ext.name, ext.field, ext.no_rhs, ext.is_event_type, ext.is_around
+                t,
+                lst,
+                ext.orig_type,
+                ext.orig_list,
+                ext.name,
+                ext.field,
+                ext.no_rhs,
+                ext.is_event_type,
+                ext.is_around,
+                ext.multi,
             )
         kinds = [(a.orig_type, a.orig_list) for a in args]
         if node.name == "join":
@@ -144,7 +154,7 @@ def extractor(node: ast.Expr) -> Ext:
             raise CompileError(f"unknown multivalue transformer '{node.name}'", node)
         if node.arg is not None and node.name != "getopt":
             raise CompileError(f"transformer '{node.name}' does not support field arguments", node)
-        return Ext(result[0], result[1], "CHARBUF", result[1], node.name)
+        return Ext(result[0], result[1], "CHARBUF", result[1], node.name, multi=True)
     raise CompileError("unexpected expression", node)
 
 
@@ -341,7 +351,7 @@ def check(node: ast.Check, warnings: List[Tuple[str, ast.Node]]) -> None:
             raise CompileError(f"field '{left.name}' doesn't support right-hand side fields", node)
         if rext.no_rhs:
             raise CompileError(f"field '{rext.name}' can't be used as a right-hand side field", node)
-        if (left.type, left.is_list) != (rext.type, rext.is_list):
+        if not left.multi and (left.type, left.is_list) != (rext.type, rext.is_list):
             raise CompileError(
                 f"field '{left.name}' has type '{left.type}' while the right-hand side field '{rext.name}' "
                 f"has incompatible type '{rext.type}'",

@@ -584,3 +584,36 @@ def test_ordered_rule_set_stages_managed_files_in_load_order():
 def test_ordered_rule_set_without_local_file_or_managed_files():
     result = fr.ordered_rule_set([], ["/etc/falco/falco_rules.yaml"], "/etc/falco/falco_rules.local.yaml", [], [])
     assert result == []
+
+
+# ------------------------------------------------------------------------------------------
+# Field catalogue and types: what Falco 0.44.1's filter compiler says (checked with falco -V)
+# ------------------------------------------------------------------------------------------
+
+COMPILED = [
+    # (condition after "evt.type = execve and ", Falco accepts, message fragment when refused)
+    ("evt.rawtime contains 1", False, "'contains' operator not supported for numeric filters"),
+    ("proc.pid = 0x10", False, "0x10 is not a valid number"),
+    ("proc.namex = a", False, "nonexistent field proc.namex"),
+    ("container.label = x", False, "container.label requires an argument but none provided"),
+    ("evt.type = nosuchevent", False, "unknown event type nosuchevent"),
+    ("proc.name = val(proc.pid)", False, "has incompatible type 'INT64'"),
+    ("tolower(proc.pid) = 1", False, "is not supported by 'tolower' transformer"),
+    # a join/concat/getopt left-hand side skips libsinsp's rhs-field type check
+    ("concat(proc.name, proc.exe) = len(proc.name)", True, ""),
+    ("proc.aname[2] = x", True, ""),
+    ("fd.net = 10.0.0.0/8", True, ""),
+    ("proc.name startswith oneof (a, b)", True, ""),
+    ("fd.sport = http", True, ""),
+    ("evt.buffer bcontains 7f45", True, ""),
+]
+
+
+@pytest.mark.parametrize(("condition", "accepted", "message"), COMPILED, ids=[c[0] for c in COMPILED])
+def test_conditions_compile_against_the_catalogue(condition, accepted, message):
+    rule = f"- rule: r\n  desc: d\n  condition: 'evt.type = execve and {condition}'\n  output: o\n  priority: INFO\n"
+    result = fr.check_rules([("c.yaml", rule)])
+    assert result.ok is accepted, errors(result)
+    if not accepted:
+        assert message in result.errors[0].message
+        assert result.errors[0].column == len("evt.type = execve and ") + 1
