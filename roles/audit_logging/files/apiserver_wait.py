@@ -3,11 +3,13 @@
 Run by roles/audit_logging (ansible.builtin.script), prints one JSON object.
 
     apiserver_wait.py snapshot [--crictl crictl]
-        the running kube-apiserver pod: {"pod_uid": ..., "container_id": ...}
-    apiserver_wait.py wait --not-uid UID --url URL --cacert CA [--server-name kubernetes]
+        the running kube-apiserver pod and every kube-apiserver sandbox there is:
+        {"pod_uid": ..., "container_id": ..., "sandboxes": [...]}
+    apiserver_wait.py wait --not-uid UID [--not-sandboxes ID,ID] --url URL --cacert CA [--server-name kubernetes]
                            [--cert C --key K] --timeout S --settle S [--crictl crictl]
-        wait until a kube-apiserver pod other than UID runs (a static pod's UID is the hash of
-        its manifest, so a changed manifest gives a new UID and the restored one the old UID)
+        wait until a kube-apiserver pod other than UID, in a sandbox not listed, runs (a static
+        pod's UID is the hash of its manifest, so a changed manifest gives a new UID and the
+        restored one the old UID; either starts in a new sandbox)
         and its /readyz answers 200 over TLS verified with the cluster CA, then stays so for
         --settle seconds. Exit 0 when it does; 2 at the deadline; 3 as soon as a container of
         the new pod has exited (the API server crash-loops: no point waiting).
@@ -86,12 +88,16 @@ def wait(args):
     last = {"status": None, "error": ""}
     new_uid = cid = None
     ready_since = None
+    excluded = {s for s in args.not_sandboxes.split(",") if s}
     while True:
         now = time.monotonic()
         if now >= deadline:
             break
         pods = apiserver_pods(args.crictl)
-        new = [p for p in pods if p[0] != args.not_uid]
+        # Sandboxes that existed before the change (a crash-looped pod of an earlier run the
+        # kubelet has not cleaned up yet) are never "the new pod": the kubelet starts every pod
+        # of a changed or restored manifest in a new sandbox.
+        new = [p for p in pods if p[0] != args.not_uid and p[1] not in excluded]
         if new:
             uid, sandbox, _state = new[0]
             conts = containers(args.crictl, sandbox)
@@ -150,6 +156,7 @@ def main(argv):
     w = sub.add_parser("wait")
     w.add_argument("--crictl", default="crictl")
     w.add_argument("--not-uid", default="")
+    w.add_argument("--not-sandboxes", default="")
     w.add_argument("--url", required=True)
     w.add_argument("--cacert", required=True)
     w.add_argument("--server-name", default="")
@@ -161,7 +168,8 @@ def main(argv):
     try:
         if args.cmd == "snapshot":
             uid, cid = running(args.crictl)
-            rc, result = 0, {"pod_uid": uid or "", "container_id": cid or ""}
+            sandboxes = [p[1] for p in apiserver_pods(args.crictl)]
+            rc, result = 0, {"pod_uid": uid or "", "container_id": cid or "", "sandboxes": sandboxes}
         else:
             rc, result = wait(args)
     except (OSError, RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
