@@ -25,6 +25,8 @@ CORPUS_SIZE = 3000
 
 pytestmark = [
     pytest.mark.integration,
+    # scripts/test.sh runs it in its falco stage, once the background Falco build is done
+    pytest.mark.real_falco,
     pytest.mark.skipif(os.geteuid() != 0, reason="falco -V is run as root here (the build's plugin and config)"),
 ]
 
