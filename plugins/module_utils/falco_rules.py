@@ -40,10 +40,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco import condition as fcond
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco import semantics as fsem
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco import vocabulary as fvoc
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.load_order import (  # noqa: F401 (façade)
-    ordered_rule_set,
-)
-from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.yaml_nodes import (  # noqa: F401 (façade)
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.load_order import ordered_rule_set
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.yaml_nodes import (
     HAS_YAML,
     YAML_IMPORT_ERROR,
     Node,
@@ -51,6 +49,25 @@ from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.yaml_node
     load_yaml_nodes,
     yaml,
 )
+
+# the façade: what the module, the filters and the tests import from here
+__all__ = [
+    "HAS_YAML",
+    "YAML_IMPORT_ERROR",
+    "CheckResult",
+    "ConditionInfo",
+    "ConditionSyntaxError",
+    "Finding",
+    "Node",
+    "RuleSetChecker",
+    "check_rules",
+    "expand_condition",
+    "field_class",
+    "load_yaml_nodes",
+    "ordered_rule_set",
+    "parse_condition",
+    "parse_output",
+]
 
 # --------------------------------------------------------------------------------------------
 # Vocabulary (Falco rules file schema)
