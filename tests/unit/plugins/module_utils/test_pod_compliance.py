@@ -17,6 +17,9 @@ from ansible_collections.nodesec.kubernetes.plugins.module_utils.pod_compliance.
     evaluate,
 )
 
+# What restricted finds in a pod that sets none of its fields (root, escalation, capabilities, seccomp).
+RESTRICTED_BARE = ("run_as_root", "privilege_escalation_not_disabled", "capabilities_restricted", "seccomp_not_set")
+
 CORPUS = {
     doc["metadata"]["name"]: doc
     for doc in yaml.safe_load((Path(__file__).parent / "fixtures" / "pods.yaml").read_text())["items"]
@@ -118,21 +121,7 @@ EXPECTED = [
     ("schema-migrate-8k2lm", "cks", None, True, True, set()),
     ("schema-migrate-8k2lm", "baseline", None, True, True, set()),
     ("elasticsearch-master-0", "cks", None, False, False, {"writable_volume", "privileged"}),
-    (
-        "elasticsearch-master-0",
-        "restricted",
-        None,
-        False,
-        False,
-        {
-            "writable_volume",
-            "privileged",
-            "run_as_root",
-            "privilege_escalation_not_disabled",
-            "capabilities_restricted",
-            "seccomp_not_set",
-        },
-    ),
+    ("elasticsearch-master-0", "restricted", None, False, False, {"writable_volume", "privileged", *RESTRICTED_BARE}),
     ("api-debugged", "cks", None, False, False, {"privileged"}),
     ("api-debugged", "baseline", None, True, False, {"privileged"}),
     ("override-root", "cks", None, False, False, {"privilege_escalation", "added_capabilities"}),
@@ -151,12 +140,8 @@ EXPECTED = [
         None,
         True,
         False,
-        {  # restricted overrides the baseline capability and seccomp checks, as PodSecurity does
-            "run_as_root",
-            "privilege_escalation_not_disabled",
-            "capabilities_restricted",
-            "seccomp_not_set",
-        },
+        # restricted overrides the baseline capability and seccomp checks, as PodSecurity does
+        set(RESTRICTED_BARE),
     ),
     ("kube-apiserver-cp1", "cks", None, False, False, {"host_namespaces"}),
     ("render-worker", "cks", None, False, True, {"writable_volume"}),
