@@ -288,7 +288,7 @@ JQ_PROGRAM = r"""
 def _lines_to_verdicts(text: str) -> Verdicts:
     verdicts: Verdicts = {c: set() for c in CATEGORIES}
     for line in text.splitlines():
-        name, _, cat = line.partition(" ")
+        name, _sep, cat = line.partition(" ")
         if cat in verdicts:
             verdicts[cat].add(name)
     return verdicts

@@ -71,7 +71,9 @@ def start_role(*extra) -> ansible_adhoc.RunningPlaybook:
 
 
 def lock_holder() -> dict | None:
-    out = subprocess.run(["docker", "exec", CP, "cat", f"{LOCK}/owner.json"], capture_output=True, text=True)
+    out = subprocess.run(
+        ["docker", "exec", CP, "cat", f"{LOCK}/owner.json"], capture_output=True, text=True, check=False
+    )
     return json.loads(out.stdout) if out.returncode == 0 and out.stdout else None
 
 

@@ -62,13 +62,16 @@ class PodClient(Protocol):
         label_selector: Optional[str],
         field_selector: Optional[str],
         limit: int,
-    ) -> Iterator[List[Dict[str, Any]]]: ...
+    ) -> Iterator[List[Dict[str, Any]]]:
+        """Pages of pods (lists of pod dicts), ``limit`` pods at most each."""
 
-    def owner_metadata(self, kind: str, namespace: str, name: str) -> Optional[Mapping[str, Any]]: ...
+    def owner_metadata(self, kind: str, namespace: str, name: str) -> Optional[Mapping[str, Any]]:
+        """The metadata of a pod's owner, None when it does not exist."""
 
     def delete_pod(
         self, namespace: str, name: str, uid: Optional[str], grace_period: Optional[int], dry_run: bool
-    ) -> str: ...
+    ) -> str:
+        """Delete one pod; returns what happened to it."""
 
 
 class TooManyDeletionsError(ConflictError):

@@ -278,7 +278,7 @@ def test_list_failure_is_a_typed_error_naming_the_namespace():
 
 
 def test_prefetch_fetches_the_next_page_while_the_caller_holds_this_one():
-    asked = [threading.Event() for _ in range(3)]
+    asked = [threading.Event() for _page in range(3)]
 
     def pages():
         for i in range(3):
