@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import yaml
+from ansible_collections.nodesec.kubernetes.tests.unit.roles import role_docs
 
 ROOT = Path(__file__).resolve().parents[3]
 ROLE = ROOT / "roles" / "capture"
@@ -14,17 +14,11 @@ COMPUTED = {"capture_locate_pod", "capture_node_name"}
 
 
 def spec_options() -> dict:
-    spec = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())
-    return spec["argument_specs"]["main"]["options"]
+    return role_docs.spec_options("capture")
 
 
 def readme_rows() -> dict:
-    rows = {}
-    for line in (ROLE / "README.md").read_text().splitlines():
-        m = re.match(r"^\| `(capture_[a-z_]+)` \| ([^|]+) \| `?([^|]*?)`? \| (.+) \|$", line)
-        if m:
-            rows[m.group(1)] = {"type": m.group(2).strip(), "default": m.group(3).strip()}
-    return rows
+    return role_docs.readme_rows("capture", "capture")
 
 
 def test_readme_table_lists_exactly_the_spec_options():

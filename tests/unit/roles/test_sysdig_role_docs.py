@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import jinja2
 import yaml
+from ansible_collections.nodesec.kubernetes.tests.unit.roles import role_docs
 
 ROLE = Path(__file__).resolve().parents[3] / "roles" / "sysdig"
 
@@ -28,17 +28,11 @@ def render(template: str, variables: dict) -> str:
 
 
 def spec_options() -> dict:
-    spec = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())
-    return spec["argument_specs"]["main"]["options"]
+    return role_docs.spec_options("sysdig")
 
 
 def readme_rows() -> dict:
-    rows = {}
-    for line in (ROLE / "README.md").read_text().splitlines():
-        m = re.match(r"^\| `(sysdig_[a-z_]+)` \| ([^|]+) \| `?([^|]*?)`? \| (.+) \|$", line)
-        if m:
-            rows[m.group(1)] = {"type": m.group(2).strip(), "default": m.group(3).strip()}
-    return rows
+    return role_docs.readme_rows("sysdig", "sysdig")
 
 
 def test_readme_table_lists_exactly_the_spec_options():
