@@ -25,35 +25,15 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
-from pathlib import Path
 
-import ansible_adhoc
 import pytest
+from audit_lab import BACKUPS, LOG, MANIFEST, POLICY, node, run_role
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(os.environ.get("NODESEC_KUBEADM_LAB") == "0", reason="NODESEC_KUBEADM_LAB=0"),
 ]
-
-REPO = Path(__file__).resolve().parents[2]
-INVENTORY = REPO / "inventories" / "lab-kubeadm" / "hosts.yml"
-PLAYBOOK = REPO / "playbooks" / "audit_logging.yml"
-EXAMPLE_VARS = f"@{REPO / 'playbooks' / 'vars' / 'audit_logging_cks_example.yml'}"
-CP = "nodesec-kcp1"
-MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
-POLICY = "/etc/kubernetes/audit/policy.yaml"
-LOG = "/var/log/kubernetes/audit-logs.txt"
-BACKUPS = "/var/backups/nodesec/static-pods"
-
-
-def node(*argv: str, check: bool = True) -> str:
-    return subprocess.run(["docker", "exec", CP, *argv], capture_output=True, text=True, check=check).stdout
-
-
-def run_role(*extra) -> ansible_adhoc.PlaybookResult:
-    return ansible_adhoc.run_playbook(PLAYBOOK, INVENTORY, [EXAMPLE_VARS, *extra])
 
 
 def state() -> tuple[str, str]:

@@ -29,27 +29,17 @@ from pathlib import Path
 import ansible_adhoc
 import pytest
 import yaml
+from audit_lab import BACKUPS, CP, MANIFEST, node, run_role, start_role
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(os.environ.get("NODESEC_KUBEADM_LAB") == "0", reason="NODESEC_KUBEADM_LAB=0"),
 ]
 
-REPO = Path(__file__).resolve().parents[2]
-INVENTORY = REPO / "inventories" / "lab-kubeadm" / "hosts.yml"
-PLAYBOOK = REPO / "playbooks" / "audit_logging.yml"
-EXAMPLE_VARS = f"@{REPO / 'playbooks' / 'vars' / 'audit_logging_cks_example.yml'}"
-CP = "nodesec-kcp1"
-MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
 MANIFESTS = ["etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml"]
-BACKUPS = "/var/backups/nodesec/static-pods"
 LOCK = "/run/lock/nodesec-audit-logging"
 PATCH_TASK = "Patch the kube-apiserver static-pod manifest (backup outside the manifests folder)"
 LOCK_TASK = "Take the node's audit logging lock (wait while another run holds it)"
-
-
-def node(*argv: str, check: bool = True) -> str:
-    return subprocess.run(["docker", "exec", CP, *argv], capture_output=True, text=True, check=check).stdout
 
 
 def manifest() -> str:
@@ -60,14 +50,6 @@ def flags(text: str) -> dict:
     doc = yaml.safe_load(text)
     (container,) = [c for c in doc["spec"]["containers"] if c["name"] == "kube-apiserver"]
     return dict(arg[2:].split("=", 1) for arg in container["command"][1:] if arg.startswith("--"))
-
-
-def run_role(*extra) -> ansible_adhoc.PlaybookResult:
-    return ansible_adhoc.run_playbook(PLAYBOOK, INVENTORY, [EXAMPLE_VARS, *extra])
-
-
-def start_role(*extra) -> ansible_adhoc.RunningPlaybook:
-    return ansible_adhoc.start_playbook(PLAYBOOK, INVENTORY, [EXAMPLE_VARS, *extra])
 
 
 def lock_holder() -> dict | None:
