@@ -40,6 +40,14 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco import condition as fcond
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco import semantics as fsem
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco import vocabulary as fvoc
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.findings import (
+    ERROR,
+    WARNING,
+    CheckResult,
+    Finding,
+    Findings,
+    Origin,
+)
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.load_order import ordered_rule_set
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.yaml_nodes import (
     HAS_YAML,
@@ -126,68 +134,6 @@ _IDENT_RE = re.compile(r"[a-zA-Z]+[a-zA-Z0-9_]*")
 _LIST_NAME_RE = re.compile(r"[^()\"' \t\n\r\f\v=,]+")
 _SEMVER_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
 _BARESTR_RE = re.compile(r"[^ \b\t\n\r(),=\"']+")
-
-
-# --------------------------------------------------------------------------------------------
-# Findings
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One error or warning, with its position."""
-
-    severity: str  # "error" or "warning"
-    file: str
-    line: int  # 1-based line in the YAML file (0 when unknown)
-    item_type: str  # rule, macro, list, exception, required_engine_version, file, ...
-    item: str  # the item's name ("" when it has none)
-    message: str
-    key: str = ""  # the key in the item the finding is about (condition, output, ...)
-    column: Optional[int] = None  # 1-based column within the condition/output string
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {
-            "severity": self.severity,
-            "file": self.file,
-            "line": self.line,
-            "item_type": self.item_type,
-            "item": self.item,
-            "key": self.key,
-            "column": self.column,
-            "message": self.message,
-            "text": self.format(),
-        }
-
-    def format(self) -> str:
-        where = f"{self.file}:{self.line}"
-        what = f"{self.item_type} '{self.item}'" if self.item else self.item_type
-        key = ""
-        if self.key:
-            key = f" {self.key}"
-            if self.column is not None:
-                key += f" column {self.column}"
-            key += ":"
-        return f"{where}: {self.severity}: {what}:{key} {self.message}"
-
-
-@dataclass
-class CheckResult:
-    errors: List[Finding] = field(default_factory=list)
-    warnings: List[Finding] = field(default_factory=list)
-    counts: Dict[str, int] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "errors": [f.to_dict() for f in self.errors],
-            "warnings": [f.to_dict() for f in self.warnings],
-            "counts": dict(self.counts),
-        }
 
 
 # --------------------------------------------------------------------------------------------
@@ -300,15 +246,6 @@ def field_class(name: str) -> str:
 # --------------------------------------------------------------------------------------------
 # Collected definitions (Falco's rule collector: the rule set after all files are read, in order)
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Origin:
-    file: str
-    line: int
-    item_type: str
-    item: str
-    key: str = ""
 
 
 @dataclass
@@ -641,7 +578,7 @@ class RuleSetChecker:
     rule set as a whole (Falco's rule compiler): lists, macros, rules, then the unused ones."""
 
     def __init__(self, extra_field_classes: Iterable[str] = (), check_field_classes: bool = True) -> None:
-        self.result = CheckResult()
+        self.findings = Findings()
         self.lists: Dict[str, ListDef] = {}
         self.macros: Dict[str, MacroDef] = {}
         self.rules: Dict[str, RuleDef] = {}
@@ -649,35 +586,6 @@ class RuleSetChecker:
         self.extra_field_classes = set(extra_field_classes)
         self.check_field_classes = check_field_classes
         self.counts = {"files": 0, "rules": 0, "macros": 0, "lists": 0}
-
-    # reporting --------------------------------------------------------------------------------
-    def error(self, origin: Origin, message: str, key: str = "", column: Optional[int] = None, line: int = 0) -> None:
-        self.result.errors.append(
-            Finding(
-                "error",
-                origin.file,
-                line or origin.line,
-                origin.item_type,
-                origin.item,
-                message,
-                key or origin.key,
-                column,
-            )
-        )
-
-    def warn(self, origin: Origin, message: str, key: str = "", column: Optional[int] = None, line: int = 0) -> None:
-        self.result.warnings.append(
-            Finding(
-                "warning",
-                origin.file,
-                line or origin.line,
-                origin.item_type,
-                origin.item,
-                message,
-                key or origin.key,
-                column,
-            )
-        )
 
     # reading ----------------------------------------------------------------------------------
     def add_file(self, name: str, text: str) -> None:
@@ -690,14 +598,14 @@ class RuleSetChecker:
             line = mark.line + 1 if mark is not None else 0
             column = mark.column + 1 if mark is not None else None
             problem = getattr(exc, "problem", None) or str(exc)
-            self.error(file_origin, f"YAML syntax error: {problem}", key="yaml", column=column, line=line)
+            self.findings.add(ERROR, file_origin, f"YAML syntax error: {problem}", key="yaml", column=column, line=line)
             return
         for root in docs:
             if root.is_null():
                 continue
             if root.kind != "seq":
                 file_origin.line = root.line
-                self.error(file_origin, "a rules file must be a YAML sequence of lists, macros and rules")
+                self.findings.add(ERROR, file_origin, "a rules file must be a YAML sequence of lists, macros and rules")
                 return
             for item in root.value:
                 if item.is_null():
@@ -707,7 +615,9 @@ class RuleSetChecker:
                 except _RuleLoadError as exc:
                     # Falco stops reading a file at its first error (the file is refused); we
                     # read on to report the other items' errors too
-                    self.error(exc.origin or Origin(name, item.line, "item", ""), exc.message, column=exc.column)
+                    self.findings.add(
+                        ERROR, exc.origin or Origin(name, item.line, "item", ""), exc.message, column=exc.column
+                    )
 
     def _fail(self, origin: Origin, message: str, key: str = "", line: int = 0) -> None:
         where = Origin(origin.file, line or origin.line, origin.item_type, origin.item, key or origin.key)
@@ -726,7 +636,8 @@ class RuleSetChecker:
         else:
             close = difflib.get_close_matches(next(iter(keys), ""), ["rule", "macro", "list"], n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            self.warn(
+            self.findings.add(
+                WARNING,
                 Origin(file, item.line, "item", ""),
                 f"unknown top-level item with keys {sorted(keys)}: expected one of rule, macro, list, "
                 f"required_engine_version, required_plugin_versions{hint}; Falco ignores it",
@@ -762,7 +673,8 @@ class RuleSetChecker:
                 continue
             close = difflib.get_close_matches(key, sorted(allowed), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            self.warn(
+            self.findings.add(
+                WARNING,
                 origin,
                 f"unknown key '{key}' for a {kind}{hint}: Falco ignores it",
                 key=key,
@@ -893,8 +805,10 @@ class RuleSetChecker:
     def _read_list(self, item: Node, origin: Origin) -> None:
         name = origin.item
         if not _LIST_NAME_RE.fullmatch(name):
-            self.warn(
-                origin, f"invalid list name {name!r}: list names should be bare strings without blanks, quotes, ( ) , ="
+            self.findings.add(
+                WARNING,
+                origin,
+                f"invalid list name {name!r}: list names should be bare strings without blanks, quotes, ( ) , =",
             )
         items_node = item.value.get("items")
         if items_node is None:
@@ -909,7 +823,9 @@ class RuleSetChecker:
             items.append((str(child.value), Origin(origin.file, child.line, "list", name, "items")))
         legacy_append = bool(self._bool(item, "append", origin))
         if legacy_append:
-            self.warn(origin, "'append: true' is deprecated; use 'override: {items: append}'", key="append")
+            self.findings.add(
+                WARNING, origin, "'append: true' is deprecated; use 'override: {items: append}'", key="append"
+            )
         appends, replaces = self._overrides(item, origin, {"items"}, {"items"})
         if legacy_append and (appends or replaces):
             self._fail(origin, "keys 'override' and 'append: true' cannot be used together", key="append")
@@ -935,11 +851,15 @@ class RuleSetChecker:
     def _read_macro(self, item: Node, origin: Origin) -> None:
         name = origin.item
         if not _IDENT_RE.fullmatch(name):
-            self.warn(origin, f"invalid macro name {name!r}: macro names should match [a-zA-Z]+[a-zA-Z0-9_]*")
+            self.findings.add(
+                WARNING, origin, f"invalid macro name {name!r}: macro names should match [a-zA-Z]+[a-zA-Z0-9_]*"
+            )
         condition = self._string(item, "condition", origin) or ""
         legacy_append = bool(self._bool(item, "append", origin))
         if legacy_append:
-            self.warn(origin, "'append: true' is deprecated; use 'override: {condition: append}'", key="append")
+            self.findings.add(
+                WARNING, origin, "'append: true' is deprecated; use 'override: {condition: append}'", key="append"
+            )
         appends, replaces = self._overrides(item, origin, {"condition"}, {"condition"})
         if legacy_append and (appends or replaces):
             self._fail(origin, "keys 'override' and 'append: true' cannot be used together", key="append")
@@ -988,7 +908,8 @@ class RuleSetChecker:
                 if key not in EXCEPTION_KEYS:
                     close = difflib.get_close_matches(key, sorted(EXCEPTION_KEYS), n=1)
                     hint = f" (did you mean '{close[0]}'?)" if close else ""
-                    self.warn(
+                    self.findings.add(
+                        WARNING,
                         ex_origin,
                         f"unknown key '{key}' in an exception{hint}: Falco ignores it",
                         line=ex.key_lines.get(key, ex.line),
@@ -998,7 +919,7 @@ class RuleSetChecker:
                 self._fail(ex_origin, "exception has no 'name'")
             ex_origin.key = f"exceptions[{ex_name}]"
             if any(other.name == ex_name for other in result):
-                self.warn(ex_origin, f"multiple definitions of exception '{ex_name}' in the same rule")
+                self.findings.add(WARNING, ex_origin, f"multiple definitions of exception '{ex_name}' in the same rule")
             fields = comps = None
             if "fields" in ex.value:
                 fields = self._exception_entry(ex.value["fields"], ex_origin, ex.key_lines.get("fields", ex.line))
@@ -1015,7 +936,7 @@ class RuleSetChecker:
                     )
                 values = [self._exception_entry(v, ex_origin, v.line) for v in values_node.value]
             elif appending:
-                self.warn(ex_origin, "overriding/appending an exception with no values")
+                self.findings.add(WARNING, ex_origin, "overriding/appending an exception with no values")
             result.append(ExceptionDef(ex_name, fields, comps, values, ex_origin))
         return result
 
@@ -1084,7 +1005,9 @@ class RuleSetChecker:
         source = self._string(item, "source", origin, optional=True, can_be_empty=True) or ""
         legacy_append = bool(self._bool(item, "append", origin))
         if legacy_append:
-            self.warn(origin, "'append: true' is deprecated; use 'override: {condition: append}'", key="append")
+            self.findings.add(
+                WARNING, origin, "'append: true' is deprecated; use 'override: {condition: append}'", key="append"
+            )
         appends, replaces = self._overrides(item, origin, set(RULE_APPENDABLE), set(RULE_REPLACEABLE))
         if legacy_append and (appends or replaces):
             self._fail(origin, "keys 'override' and 'append: true' cannot be used together", key="append")
@@ -1123,7 +1046,9 @@ class RuleSetChecker:
             return
         if not any(k in keys for k in ("condition", "output", "desc", "priority")):
             enabled = self._bool(item, "enabled", origin, optional=False)
-            self.warn(origin, "standalone 'enabled' is deprecated; use 'override: {enabled: replace}'", key="enabled")
+            self.findings.add(
+                WARNING, origin, "standalone 'enabled' is deprecated; use 'override: {enabled: replace}'", key="enabled"
+            )
             target = self.rules.get(name)
             if target is None:
                 self._fail(origin, f"rule sets 'enabled' but no rule named '{name}' is defined earlier in the rule set")
@@ -1147,7 +1072,8 @@ class RuleSetChecker:
             self._fail(origin, "rule has been re-defined with a different source")
         unknown_source = rule_source not in SOURCES
         if unknown_source:
-            self.warn(
+            self.findings.add(
+                WARNING,
                 origin,
                 f"unknown source {rule_source}, skipping the rule (this Falco loads the sources {', '.join(SOURCES)})",
                 key="source",
@@ -1296,12 +1222,11 @@ class RuleSetChecker:
         self._compile_rules()
         for macro in self.macros.values():
             if not macro.used:
-                self.warn(macro.origin, "macro not referred to by any other rule/macro")
+                self.findings.add(WARNING, macro.origin, "macro not referred to by any other rule/macro")
         for lst in self.lists.values():
             if not lst.used:
-                self.warn(lst.origin, "list not referred to by any other rule/macro")
-        self.result.counts = dict(self.counts)
-        return self.result
+                self.findings.add(WARNING, lst.origin, "list not referred to by any other rule/macro")
+        return CheckResult(self.findings.errors, self.findings.warnings, dict(self.counts))
 
     def _compile_lists(self) -> None:
         self.expanded_lists: Dict[str, List[str]] = {}
@@ -1332,10 +1257,10 @@ class RuleSetChecker:
     def _report(self, mapped: _Mapped, offset: int, message: str, fallback: Origin) -> None:
         origin, column, text = mapped.locate(offset)
         if origin is None:
-            self.error(fallback, message)
+            self.findings.add(ERROR, fallback, message)
             return
         near = f" (near {_context(text, column - 1)})" if column is not None else ""
-        self.error(origin, message + near, column=column)
+        self.findings.add(ERROR, origin, message + near, column=column)
 
     def _parse(self, mapped: _Mapped, fallback: Origin) -> Any:
         try:
@@ -1466,12 +1391,13 @@ class RuleSetChecker:
             try:
                 exceptions = self._exception_text(rule)
             except _RuleLoadError as exc:
-                self.error(exc.origin or rule.origin, exc.message)
+                self.findings.add(ERROR, exc.origin or rule.origin, exc.message)
                 continue
             output = " ".join(f.text for f in rule.output)
             out_fragment = rule.output[0] if rule.output else Fragment("", rule.origin)
             if "%container.info" in output:
-                self.warn(
+                self.findings.add(
+                    WARNING,
                     rule.origin,
                     "%container.info is deprecated and no more useful (the container plugin adds "
                     "the container fields to the output)",
@@ -1484,16 +1410,20 @@ class RuleSetChecker:
                 if problem is not None:
                     message, offset = problem
                     if rule.skip_unknown and _unknown_kind(message):
-                        self.warn(out_fragment.origin, f"rule skipped (skip-if-unknown-filter): {message}")
+                        self.findings.add(
+                            WARNING, out_fragment.origin, f"rule skipped (skip-if-unknown-filter): {message}"
+                        )
                         continue
                     if not self._extra_output(output):
                         column = offset + 1 if len(rule.output) == 1 else None
-                        self.error(out_fragment.origin, f"output error: {message}", column=column)
+                        self.findings.add(ERROR, out_fragment.origin, f"output error: {message}", column=column)
                         skip = True
             for name in _DEPRECATED_FIELDS:
                 if name in output:
-                    self.warn(
-                        out_fragment.origin, f"usage of deprecated field '{name}' has been detected in the rule output"
+                    self.findings.add(
+                        WARNING,
+                        out_fragment.origin,
+                        f"usage of deprecated field '{name}' has been detected in the rule output",
                     )
             if skip:
                 continue
@@ -1526,22 +1456,25 @@ class RuleSetChecker:
             except fsem.CompileError as exc:
                 node_mapper = getattr(exc, "mapper", None) or mapped
                 if exc.unknown and rule.skip_unknown:
-                    self.warn(rule.origin, f"rule skipped (skip-if-unknown-filter): {exc.message}", key="condition")
+                    self.findings.add(
+                        WARNING, rule.origin, f"rule skipped (skip-if-unknown-filter): {exc.message}", key="condition"
+                    )
                     continue
                 self._report(node_mapper, exc.node.pos if exc.node is not None else 0, exc.message, rule.origin)
                 continue
             for message, (node, node_mapper) in warnings:
                 origin, column, _text = node_mapper.locate(node.pos)
-                self.warn(origin or rule.origin, message, column=column)
+                self.findings.add(WARNING, origin or rule.origin, message, column=column)
             if rule.source == "syscall" and rule.warn_evttypes:
                 try:
                     visitor = _CodeVisitor()
                     visitor.visit(tree)
                 except fsem.CompileError as exc:
-                    self.error(rule.origin, exc.message, key="condition")
+                    self.findings.add(ERROR, rule.origin, exc.message, key="condition")
                     continue
                 if visitor.codes.too_many():
-                    self.warn(
+                    self.findings.add(
+                        WARNING,
                         rule.origin,
                         "rule matches too many evt.type values: this has a significant performance penalty",
                         key="condition",
@@ -1564,7 +1497,9 @@ class RuleSetChecker:
 
         visit(tree)
         for name in found:
-            self.warn(rule.origin, f"usage of deprecated field '{name}' in the condition", key="condition")
+            self.findings.add(
+                WARNING, rule.origin, f"usage of deprecated field '{name}' in the condition", key="condition"
+            )
 
     def _compile_tree(self, node: Any, warnings: List[Tuple[str, Any]], mapped: _Mapped) -> None:
         if isinstance(node, MacroRef):
