@@ -29,7 +29,8 @@ author:
   - nodesec maintainers (@nodesec)
 requirements:
   - sysdig on the managed node (role M(nodesec.kubernetes.sysdig) installs it).
-  - For live captures, a loaded capture driver (kernel module C(scap) or an eBPF probe) and root.
+  - For live captures, a capture driver (kernel module C(scap), an eBPF probe, or the modern eBPF probe
+    compiled into sysdig >= 0.31, see O(driver)) and root.
 extends_documentation_fragment:
   - nodesec.kubernetes.attributes
 attributes:
@@ -87,6 +88,20 @@ options:
       - C(\t) in the format is a tab, as for sysdig. Two fields with nothing between them are rejected.
     type: str
     default: "*%evt.time\t%user.uid\t%user.name\t%proc.pid\t%proc.name\t%container.id\t%k8s.pod.name\t%evt.type"
+  driver:
+    description:
+      - The capture driver of a live capture (ignored with O(read_file)).
+      - V(auto) uses the modern eBPF probe (sysdig C(--modern-bpf)) when this sysdig has it
+        compiled in (sysdig >= 0.31 built with it, e.g. the collection's sysdig 0.36.0 build), the
+        kernel exposes BTF (C(/sys/kernel/btf/vmlinux)) and no kernel module device
+        (C(/dev/scap0), C(/dev/sysdig0)) is present; otherwise sysdig's default, the kernel module.
+        RV(driver) says which was used.
+      - V(kmod) is the kernel module (sysdig's default, no flag), V(ebpf) the legacy eBPF probe
+        (sysdig C(-B), the probe file of E(SYSDIG_BPF_PROBE)), V(modern_ebpf) the modern eBPF probe
+        (sysdig C(--modern-bpf); needs root or C(CAP_SYS_ADMIN) or C(CAP_BPF) with C(CAP_PERFMON)).
+    type: str
+    choices: [auto, kmod, ebpf, modern_ebpf]
+    default: auto
   read_file:
     description:
       - Analyse an existing capture file on the node instead of capturing live (sysdig C(-r)).
@@ -153,6 +168,14 @@ EXAMPLES = r"""
     format: "*%evt.time,%user.uid,%proc.name"
     summary_fields: [user.uid, proc.name]
   register: nginx_capture
+
+- name: Which processes ran in a container, live through the modern eBPF probe (no kernel module)
+  nodesec.kubernetes.sysdig_capture:
+    filter: container.name=nodesec-sysdig-probe and evt.type in (execve, execveat) and evt.dir=<
+    duration: 30
+    driver: modern_ebpf
+    format: "*%evt.time,%user.uid,%proc.name"
+    summary_fields: [user.uid, proc.name]
 
 - name: Same, by container id, with tabs between fields
   nodesec.kubernetes.sysdig_capture:
@@ -227,6 +250,13 @@ format:
   description: The format given to sysdig (with the leading C(*)).
   returned: always
   type: str
+driver:
+  description:
+    - The capture driver of a live capture after O(driver=auto) was resolved (V(kmod), V(ebpf) or
+      V(modern_ebpf)); V(null) when reading a file.
+  returned: always
+  type: str
+  sample: modern_ebpf
 filter_validated:
   description: Whether sysdig's compiler accepted the filter and format before the capture.
   returned: always
@@ -279,6 +309,7 @@ import traceback
 
 from ansible_collections.nodesec.kubernetes.plugins.module_utils._module import NodesecModule
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.capture import CaptureParams, SysdigCapture
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.driver import DRIVERS
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.errors import (
     SysdigError,
     SysdigFilterError,
@@ -313,6 +344,7 @@ def main():
             timeout=dict(type="int"),
             validate=dict(type="bool", default=CaptureParams.validate),
             executable=dict(type="path"),
+            driver=dict(type="str", choices=list(DRIVERS), default=CaptureParams.driver),
             summary_fields=dict(type="list", elements="str", default=[]),
         ),
         mutually_exclusive=[("read_file", "write_file")],

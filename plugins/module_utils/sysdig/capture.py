@@ -11,6 +11,7 @@ sysdig (or any runner with the same signature as ``run_bounded``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from dataclasses import dataclass, fields
@@ -21,6 +22,12 @@ from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.command 
     build_filter,
     build_validation_command,
     shell_join,
+)
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.driver import (
+    NodeDrivers,
+    binary_has_modern_bpf,
+    probe_node,
+    resolve_driver,
 )
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.errors import (
     SysdigError,
@@ -72,6 +79,7 @@ class CaptureParams:
     timeout: Optional[int] = None
     validate: bool = True
     summary_fields: Optional[List[str]] = None
+    driver: str = "auto"
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> CaptureParams:
@@ -86,10 +94,17 @@ def _text(data: bytes) -> str:
 class SysdigCapture:
     """Validate the filter with sysdig's compiler, then run one bounded capture and parse it."""
 
-    def __init__(self, sysdig: str, runner: Runner = run_bounded, os_family: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        sysdig: str,
+        runner: Runner = run_bounded,
+        os_family: Optional[str] = None,
+        node_probe: Callable[[str], NodeDrivers] = probe_node,
+    ) -> None:
         self.sysdig = sysdig
         self.runner = runner
         self.os_family = os_family
+        self.node_probe = node_probe
         self.warnings: List[str] = []
 
     # -- validation ---------------------------------------------------------------------------
@@ -140,7 +155,8 @@ class SysdigCapture:
             )
         if live and detect_no_driver(output):
             modules = os.path.exists("/proc/modules")
-            raise SysdigNoDriverError(no_driver_message(output, self.os_family, modules), output)
+            modern = binary_has_modern_bpf(self.sysdig)
+            raise SysdigNoDriverError(no_driver_message(output, self.os_family, modules, modern), output)
         format_error = parse_format_error(output)
         if format_error is not None:
             raise SysdigFormatError(f"sysdig rejected the output format: {format_error}")
@@ -156,6 +172,8 @@ class SysdigCapture:
             )
         filter_text = build_filter(params.filter, params.container_id, params.pod_name, params.namespace)
         live = not params.read_file
+        driver = resolve_driver(params.driver, self.sysdig, self.node_probe) if live else None
+        params = dataclasses.replace(params, driver=driver)
         argv = build_command(self.sysdig, params, filter_text, fmt.raw)
         validated = self.validate(filter_text, fmt.raw) if params.validate else False
         result: Dict[str, Any] = {
@@ -166,6 +184,7 @@ class SysdigCapture:
             "format": fmt.raw,
             "fields": fmt.keys,
             "filter_validated": validated,
+            "driver": driver,
             "events": [],
             "event_count": 0,
             "unparsed_lines": [],

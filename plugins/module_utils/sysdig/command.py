@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, List, Optional, Sequence
 
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.driver import driver_flags
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.errors import SysdigError
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.output import ensure_star
 
@@ -74,6 +75,9 @@ def build_command(sysdig: str, params: CaptureParams, filter_text: str = "", fmt
     argv = [sysdig]
     if req.read_file:
         argv += ["-r", req.read_file]
+    else:
+        # the resolved capture driver (driver.resolve_driver); "auto" unresolved adds nothing
+        argv += driver_flags(req.driver)
     if req.cri_socket:
         argv += ["--cri", req.cri_socket]
     if req.duration:

@@ -115,7 +115,10 @@ def detect_no_driver(output: str) -> bool:
 
 
 def no_driver_message(
-    output: str, os_family: Optional[str] = None, kernel_modules_supported: Optional[bool] = None
+    output: str,
+    os_family: Optional[str] = None,
+    kernel_modules_supported: Optional[bool] = None,
+    modern_bpf: Optional[bool] = None,
 ) -> str:
     """Explain that no capture driver is loaded and which one to install."""
     device = None
@@ -141,6 +144,16 @@ def no_driver_message(
         lines.append(
             "  This kernel has no loadable module support (/proc/modules is absent): a kernel module cannot"
             " be loaded here; only an eBPF probe built for this kernel can work (sysdig -B)."
+        )
+    if modern_bpf is True:
+        lines.append(
+            "  This sysdig has the modern eBPF probe compiled in, which needs no kernel module:"
+            " set driver: modern_ebpf (sysdig --modern-bpf; needs root or CAP_SYS_ADMIN/CAP_BPF/CAP_PERFMON)."
+        )
+    elif modern_bpf is False:
+        lines.append(
+            "  This sysdig has no modern eBPF probe (sysdig >= 0.31 built with it captures without a kernel"
+            " module, e.g. the sysdig 0.36.0 package of the collection's scripts/sysdig-build.sh)."
         )
     if os_family and os_family.lower() not in ("debian",):
         lines.append(f"  (on {os_family} use the vendor package: the distribution may not ship the driver)")
