@@ -70,6 +70,12 @@ MODIFIABLE_OPS = (
 )
 
 
+def is_modifier_operator(op: str) -> bool:
+    """Whether ``op`` is a modifier operator such as ``startswith oneof`` (base, blank, modifier)."""
+    base, _sep, modifier = op.partition(" ")
+    return modifier in ("oneof", "anyof", "allof") and base in MODIFIABLE_OPS
+
+
 class FilterSyntaxError(Exception):
     """The condition does not parse; ``offset`` is the 0-based position where the parser stood."""
 

@@ -11,8 +11,9 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 ERROR = "error"
 WARNING = "warning"
@@ -114,3 +115,9 @@ class Findings:
             column,
         )
         (self.errors if severity == ERROR else self.warnings).append(found)
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or nothing."""
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""

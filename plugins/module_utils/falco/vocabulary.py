@@ -116,6 +116,15 @@ EVENT_PARAMS: Dict[str, str] = dict(catalogue.EVENT_PARAMS)
 FALCO_VERSION = catalogue.FALCO_VERSION
 ENGINE_VERSION = catalogue.ENGINE_VERSION
 
+
+def field_class(name: str) -> str:
+    """A field's class: the part of its name before the first dot."""
+    return name.split(".", 1)[0]
+
+
+# Field classes (the part of a field name before the first dot) the catalogue knows.
+SYSCALL_FIELD_CLASSES = frozenset(field_class(name) for name in FIELDS)
+
 _SSCANF_INT = re.compile(r"^[ \t\n\r\f\v]*[+\-]?[0-9]+$")
 
 

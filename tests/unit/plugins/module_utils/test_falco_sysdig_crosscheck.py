@@ -124,7 +124,7 @@ def sysdig_accepts(condition: str, adapt: bool = True) -> tuple[bool, str]:
     return proc.returncode == 0, proc.stderr.strip()
 
 
-def our_verdict(condition: str, checker: fr.RuleSetChecker | None = None) -> bool:
+def our_verdict(condition: str, rule_set: fr.RuleSet | None = None) -> bool:
     """Accept when the condition parses, every field has a known class and, with no rule set
     loaded, it references no macro (sysdig sees a bare identifier as an unknown field)."""
     try:
@@ -133,18 +133,16 @@ def our_verdict(condition: str, checker: fr.RuleSetChecker | None = None) -> boo
         return False
     if any(fr.field_class(name) not in fr.SYSCALL_FIELD_CLASSES for name, _pos in info.fields):
         return False
-    macros = checker.macros if checker is not None else {}
+    macros = rule_set.macros if rule_set is not None else {}
     return all(name in macros for name, _pos in info.macros)
 
 
-def upstream_checker() -> fr.RuleSetChecker:
-    checker = fr.RuleSetChecker()
-    checker.add_file("falco_rules.yaml", UPSTREAM.read_text())
-    return checker
+def upstream_rule_set() -> fr.RuleSet:
+    return fr.read_rule_set([("falco_rules.yaml", UPSTREAM.read_text())])
 
 
-def expanded(checker: fr.RuleSetChecker, fragments) -> str:
-    return fr._expand(" ".join(f.text for f in fragments), checker, 0)
+def expanded(rule_set: fr.RuleSet, fragments) -> str:
+    return rule_set.expand(" ".join(f.text for f in fragments))
 
 
 @pytest.mark.parametrize("field", sorted(NEWER_FIELDS))
@@ -156,13 +154,13 @@ def test_newer_fields_are_unknown_to_this_sysdig(field):
 
 
 def test_every_upstream_rule_and_macro_agrees_with_sysdig():
-    checker = upstream_checker()
-    items = [("rule", n, r.condition) for n, r in checker.rules.items()]
-    items += [("macro", n, m.fragments) for n, m in checker.macros.items()]
+    rule_set = upstream_rule_set()
+    items = [("rule", n, r.condition) for n, r in rule_set.rules.items()]
+    items += [("macro", n, m.fragments) for n, m in rule_set.macros.items()]
     assert len(items) == 25 + 87
     disagreements = []
     for kind, name, fragments in items:
-        condition = expanded(checker, fragments)
+        condition = expanded(rule_set, fragments)
         ours = our_verdict(condition)
         theirs, err = sysdig_accepts(condition)
         if ours != theirs:
@@ -173,14 +171,12 @@ def test_every_upstream_rule_and_macro_agrees_with_sysdig():
 def test_example_rules_agree_with_sysdig():
     data = yaml.safe_load(EXAMPLE_VARS.read_text())
     local = yaml.safe_dump(data["falco_rules"], sort_keys=False)
-    checker = fr.RuleSetChecker()
-    checker.add_file("falco_rules.yaml", UPSTREAM.read_text())
-    checker.add_file("falco_rules.local.yaml", local)
+    rule_set = fr.read_rule_set([("falco_rules.yaml", UPSTREAM.read_text()), ("falco_rules.local.yaml", local)])
     names = [item["rule"] for item in data["falco_rules"] if "rule" in item]
     assert "shell_in_container" in names
     for name in names:
-        rule = checker.rules[name]
-        condition = expanded(checker, rule.condition)
+        rule = rule_set.rules[name]
+        condition = expanded(rule_set, rule.condition)
         theirs, err = sysdig_accepts(condition)
         assert our_verdict(condition) is True
         assert theirs is True, f"{name}: {err}"
