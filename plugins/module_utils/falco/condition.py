@@ -191,7 +191,7 @@ class Parser:
     def parse(self) -> Expr:
         if not self.text:
             raise FilterSyntaxError(0, "filter input string is empty")
-        res = self._or()
+        res = self._chain("or")
         if self.pos != len(self.text):
             raise FilterSyntaxError(self.pos, f"unexpected token after '{self.last}', expecting 'or', 'and'")
         return res
@@ -279,45 +279,26 @@ class Parser:
         return self._rgx(_RGX_HEX) or self._rgx(_RGX_NUMBER)
 
     # grammar ----------------------------------------------------------------------------------
-    def _or(self) -> Expr:
+    def _chain(self, word: str) -> Expr:
+        """An ``or`` chain of ``and`` chains, or an ``and`` chain of negations (``word``)."""
         self._enter()
         try:
             pos = self.pos
             self._blank()
-            children = [self._and()]
+            # the operand inline, not in a helper: no extra Python frame per nesting level
+            children = [self._chain("and") if word == "or" else self._not()]
             self._blank()
-            while self._str("or"):
+            while self._str(word):
                 if not self._blank():
                     if self._str("("):
                         child = self._embedded_rest()
                     else:
-                        raise FilterSyntaxError(self.pos, "expected blank or '(' after 'or'")
+                        raise FilterSyntaxError(self.pos, f"expected blank or '(' after '{word}'")
                 else:
-                    child = self._and()
+                    child = self._chain("and") if word == "or" else self._not()
                 children.append(child)
                 self._blank()
-            return BoolOp(pos, "or", children) if len(children) > 1 else children[0]
-        finally:
-            self.depth -= 1
-
-    def _and(self) -> Expr:
-        self._enter()
-        try:
-            pos = self.pos
-            self._blank()
-            children = [self._not()]
-            self._blank()
-            while self._str("and"):
-                if not self._blank():
-                    if self._str("("):
-                        child = self._embedded_rest()
-                    else:
-                        raise FilterSyntaxError(self.pos, "expected blank or '(' after 'and'")
-                else:
-                    child = self._not()
-                children.append(child)
-                self._blank()
-            return BoolOp(pos, "and", children) if len(children) > 1 else children[0]
+            return BoolOp(pos, word, children) if len(children) > 1 else children[0]
         finally:
             self.depth -= 1
 
@@ -342,7 +323,7 @@ class Parser:
         self._enter()
         try:
             self._blank()
-            child = self._or()
+            child = self._chain("or")
             self._blank()
             if not self._str(")"):
                 raise FilterSyntaxError(self.pos, "expected a ')' token")
@@ -476,7 +457,7 @@ class Parser:
                     right = self._str_value_or_transformer(False)
             elif self._operator(LIST_OPS):
                 op = self.last
-                right = self._list_value_or_transformer()
+                right = self._list_value(transformers=True)
             else:
                 raise FilterSyntaxError(
                     self.pos,
@@ -555,7 +536,8 @@ class Parser:
             raise FilterSyntaxError(self.pos, "expected a ')' token")
         return ValueList(pos, values, positions)
 
-    def _list_value(self) -> Expr:
+    def _list_value(self, transformers: bool = False) -> Expr:
+        """A list or an identifier; with ``transformers`` also a field with a transformer (or ``val()``)."""
         self._enter()
         try:
             self._blank()
@@ -563,26 +545,15 @@ class Parser:
             res = self._try_list()
             if res is not None:
                 return res
+            if transformers:
+                tres = self._try_transformer_or_val()
+                if tres is not None:
+                    return tres
             if self._rgx(_RGX_IDENTIFIER):
                 return Value(pos, self.last)
+            if transformers:
+                raise FilterSyntaxError(self.pos, "expected a list, an identifier, or a field with a valid transformer")
             raise FilterSyntaxError(self.pos, "expected a list or an identifier")
-        finally:
-            self.depth -= 1
-
-    def _list_value_or_transformer(self) -> Expr:
-        self._enter()
-        try:
-            self._blank()
-            pos = self.pos
-            res = self._try_list()
-            if res is not None:
-                return res
-            tres = self._try_transformer_or_val()
-            if tres is not None:
-                return tres
-            if self._rgx(_RGX_IDENTIFIER):
-                return Value(pos, self.last)
-            raise FilterSyntaxError(self.pos, "expected a list, an identifier, or a field with a valid transformer")
         finally:
             self.depth -= 1
 
