@@ -36,6 +36,7 @@ from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.errors i
     SysdigNoDriverError,
     detect_no_driver,
     filter_error_message,
+    locate_unknown_field,
     no_driver_message,
     parse_filter_error,
     parse_format_error,
@@ -127,6 +128,7 @@ class SysdigCapture:
             output = self._compile(filter_text, fmt, empty)
             info = parse_filter_error(output)
             if info is not None:
+                info = locate_unknown_field(filter_text, info)
                 raise SysdigFilterError(
                     filter_error_message(filter_text, info), filter_text, info.position, info.unknown_field
                 )
@@ -150,6 +152,7 @@ class SysdigCapture:
     def _fail_from_output(self, output: str, live: bool, filter_text: str, argv: Sequence[str]) -> None:
         info = parse_filter_error(output)
         if info is not None:
+            info = locate_unknown_field(filter_text, info)
             raise SysdigFilterError(
                 filter_error_message(filter_text, info), filter_text, info.position, info.unknown_field
             )

@@ -13,7 +13,13 @@ from typing import Optional
 
 from ansible_collections.nodesec.kubernetes.plugins.module_utils._errors import NodesecError
 
-_FILTER_ERROR_RE = re.compile(r"filter error at position (?P<pos>\d+):\s*(?P<msg>.*)")
+# sysdig 0.29: "filter error at position 8: ..."; sysdig 0.36 (libs 0.15): "filter error at index 10,
+# line 1, column 11: ...", and for an unknown field "filter contains an unknown field 'proc.nme',
+# and none of the loaded plugins is capable of extracting it" (no position: taken from the filter).
+_FILTER_ERROR_RE = re.compile(
+    r"filter error at (?:position|index) (?P<pos>\d+)(?:, line \d+, column \d+)?:\s*(?P<msg>.*)"
+)
+_UNKNOWN_FIELD_036_RE = re.compile(r"filter contains an unknown field '(?P<field>[^']+)'[^\n]*")
 _UNKNOWN_FIELD_RE = re.compile(
     r"(?:unrecognized|nonexistent|unknown|invalid) field[:\s]+['\"]?(?P<field>[A-Za-z_][\w.\[\]-]*)['\"]?"
     r"(?: at pos (?P<fpos>\d+))?"
@@ -79,7 +85,12 @@ def parse_filter_error(output: str) -> Optional[FilterErrorInfo]:
     """
     match = _FILTER_ERROR_RE.search(output)
     if match is None:
-        return None
+        unknown_036 = _UNKNOWN_FIELD_036_RE.search(output)
+        if unknown_036 is None:
+            return None
+        return FilterErrorInfo(
+            message=unknown_036.group(0).strip(), position=None, unknown_field=unknown_036.group("field")
+        )
     msg = match.group("msg").strip()
     if msg.startswith("filter error:"):
         msg = msg[len("filter error:") :].strip()
@@ -91,6 +102,14 @@ def parse_filter_error(output: str) -> Optional[FilterErrorInfo]:
         if fmatch.group("fpos") is not None:
             position = int(fmatch.group("fpos"))
     return FilterErrorInfo(message=msg, position=position, unknown_field=unknown)
+
+
+def locate_unknown_field(filter_text: str, info: FilterErrorInfo) -> FilterErrorInfo:
+    """``info`` with the unknown field's offset in ``filter_text`` when sysdig gave no position."""
+    if info.position is not None or not info.unknown_field:
+        return info
+    match = re.search(r"(?<![\w.])" + re.escape(info.unknown_field) + r"(?![\w.])", filter_text)
+    return info if match is None else FilterErrorInfo(info.message, match.start(), info.unknown_field)
 
 
 def filter_error_message(filter_text: str, info: FilterErrorInfo) -> str:
