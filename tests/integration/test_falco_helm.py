@@ -1,4 +1,5 @@
-"""The falco role's helm method against the real local Kubernetes API with a real helm binary.
+"""The falco role's helm entry point (tasks_from: helm) against the real local Kubernetes API with
+a real helm binary.
 
 helm is built from its Go module through the Go module proxy (see HELM below). The release is
 the real falcosecurity/falco chart 9.1.0 (appVersion 0.44.1) from ../shared/vendor, so the role's
@@ -6,7 +7,8 @@ values pass the chart's own templates. The API has no kubelet: no Falco pod runs
 is the release and the objects the chart renders from our values. The test installs the release,
 checks the rendered objects carry our rules and driver settings (the chart's customRules
 ConfigMap, its falco.yaml, its DaemonSet), upgrades it with another rule and driver, and checks
-that an unchanged run changes nothing. Files of falco_rules_files become
+that an unchanged run changes nothing - also through the deprecated falco_install_method=helm of
+the main entry point, which runs the same tasks and says it is deprecated. Files of falco_rules_files become
 customRules entries of their own, checked in Falco's load order, and leave the release when they
 leave the variable.
 """
@@ -42,9 +44,24 @@ PLAYBOOK = """\
   hosts: localhost
   connection: local
   gather_facts: false
+  tasks:
+    - name: Install or upgrade the Falco release
+      ansible.builtin.include_role:
+        name: nodesec.kubernetes.falco
+        tasks_from: helm
+"""
+# The main entry point with falco_install_method=helm (deprecated, kept for one release).
+PLAYBOOK_DEPRECATED = """\
+- name: Falco with the Helm chart through the main entry point
+  hosts: localhost
+  connection: local
+  gather_facts: false
   roles:
     - role: nodesec.kubernetes.falco
+      vars:
+        falco_install_method: helm
 """
+DEPRECATION = "falco_install_method=helm is deprecated, use tasks_from: helm"
 
 RULE = {
     "rule": "shell_in_container",
@@ -72,9 +89,8 @@ EXTRA_RULE = {
 }
 
 
-def run_role(tmp_path: Path, kubeconfig: str, namespace: str, **extra) -> dict[str, int]:
+def run_role(tmp_path: Path, kubeconfig: str, namespace: str, playbook: str = PLAYBOOK, **extra) -> dict[str, int]:
     variables = {
-        "falco_install_method": "helm",
         "falco_helm_chart_ref": str(CHART),
         "falco_helm_chart_repo_url": "",
         "falco_helm_kubeconfig": kubeconfig,
@@ -85,7 +101,7 @@ def run_role(tmp_path: Path, kubeconfig: str, namespace: str, **extra) -> dict[s
         "falco_rules": [RULE],
         **extra,
     }
-    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    (tmp_path / "play.yml").write_text(playbook)
     (tmp_path / "vars.yml").write_text(yaml.safe_dump(variables))
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
     env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".build" / "collections"))
@@ -142,6 +158,13 @@ def test_helm_install_upgrade_and_idempotence(tmp_path, k8s_kubeconfig, k8s_clie
 
         again = run_role(tmp_path, k8s_kubeconfig, namespace)
         assert again["rc"] == 0 and again["changed"] == 0, again["output"]
+        assert DEPRECATION not in " ".join(again["output"].split())
+
+        # the deprecated main-entry method runs the same tasks: the same release, unchanged
+        deprecated = run_role(tmp_path, k8s_kubeconfig, namespace, playbook=PLAYBOOK_DEPRECATED)
+        assert deprecated["rc"] == 0 and deprecated["changed"] == 0, deprecated["output"]
+        # (the callback wraps long messages: compare with the whitespace folded)
+        assert DEPRECATION in " ".join(deprecated["output"].split()), deprecated["output"]
 
         # zz-... sorts after nodesec_rules.yaml, so it may append to a rule of falco_rules
         files = [{"name": "zz-nodesec-files.yaml", "rules": [FILE_RULE, APPEND]}]

@@ -3,11 +3,28 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
-"""The order in which Falco loads a node's rules files (the role stages and validates in it)."""
+"""The order in which Falco loads a node's rules files (the role stages and validates in it), and
+where the role stages the files it is about to write."""
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any, Dict, List, Sequence
+
+
+def staged_path(dest: str, rules_dir: str, local_file: str, staging_dir: str) -> str:
+    """Where the role stages the file it will write to ``dest`` for ``falco -V``: the local rules
+    file directly in ``staging_dir``, a file of the rules directory under ``staging_dir/rules.d``
+    with its path inside the rules directory, any other file under ``staging_dir/rules.d`` by name.
+    """
+    dest = posixpath.normpath(dest)
+    rules_dir = posixpath.normpath(rules_dir)
+    staging_dir = posixpath.normpath(staging_dir)
+    if dest == posixpath.normpath(local_file):
+        return f"{staging_dir}/{posixpath.basename(dest)}"
+    if dest.startswith(rules_dir + "/"):
+        return f"{staging_dir}/rules.d/{dest[len(rules_dir) + 1 :]}"
+    return f"{staging_dir}/rules.d/{posixpath.basename(dest)}"
 
 
 def ordered_rule_set(

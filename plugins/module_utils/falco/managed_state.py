@@ -20,13 +20,21 @@ atomically) that lists the live paths of the rules files it wrote. On each run:
 The local rules file (``falco_rules``) is recorded as well, but never removed: Falco's package
 ships it and users edit it. When the role wrote it and it is no longer wanted, the plan lists it
 under ``reset`` (the role rewrites it as an empty rules file, and it stays recorded).
+
+:func:`rules_plan` is the whole decision of a run, the one call the role makes (filter
+``nodesec.kubernetes.falco_rules_plan``): from the files the role rendered and what it read on the
+node, the files to write (with their staging paths, the emptied local rules file included), the
+ordered rule set ``falco -V`` and the controller check see, the files to remove, and the two
+state texts.
 """
 
 from __future__ import annotations
 
 import json
 import posixpath
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.load_order import ordered_rule_set, staged_path
 
 STATE_VERSION = 1
 STATE_COMMENT = (
@@ -37,6 +45,14 @@ STATE_COMMENT = (
 
 class ManagedRulesStateError(ValueError):
     """The state file exists but is not one the role wrote."""
+
+
+class RulesPlanError(ValueError):
+    """An input of :func:`rules_plan` is not what the role passes (``field`` names it)."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _normalise(path: str) -> str:
@@ -117,4 +133,130 @@ def prune_plan(
         "kept": kept,
         "state_before": render_state(recorded_set | wanted_set),
         "state_after": render_state(wanted_set | set(kept) | set(emptied)),
+    }
+
+
+def _paths(field: str, value: Any) -> List[str]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise RulesPlanError(f"{field} must be a list of paths, got {value!r}", field)
+    for path in value:
+        if not isinstance(path, str) or not path:
+            raise RulesPlanError(f"{field} must be a list of paths, got {value!r}", field)
+    return [_normalise(p) for p in value]
+
+
+def _path(field: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise RulesPlanError(f"{field} must be an absolute path, got {value!r}", field)
+    return _normalise(value)
+
+
+def _rendered(value: Any) -> List[Dict[str, str]]:
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+        raise RulesPlanError(f"rendered must be a list of {{name, dest, content}}, got {value!r}", "rendered")
+    result: List[Dict[str, str]] = []
+    seen: Dict[str, str] = {}
+    for entry in value:
+        if not isinstance(entry, Mapping):
+            raise RulesPlanError(f"rendered entry {entry!r} is not a mapping", "rendered")
+        missing = {"name", "dest", "content"} - set(entry)
+        if missing:
+            raise RulesPlanError(f"rendered entry {dict(entry)!r} lacks {sorted(missing)}", "rendered")
+        if not isinstance(entry["content"], str):
+            raise RulesPlanError(f"rendered entry {entry['name']!r}: content must be text", "rendered")
+        dest = _path(f"rendered entry {entry['name']!r}: dest", entry["dest"])
+        if dest in seen:
+            raise RulesPlanError(
+                f"rendered entries {seen[dest]!r} and {entry['name']!r} both write {dest}: give each file its own name",
+                "rendered",
+            )
+        seen[dest] = str(entry["name"])
+        result.append({"name": str(entry["name"]), "dest": dest, "content": entry["content"]})
+    return result
+
+
+def rules_plan(
+    rendered: Sequence[Mapping[str, str]],
+    recorded_text: Optional[str],
+    *,
+    rules_dir: str,
+    local_file: str,
+    base_files: Sequence[str],
+    staging_dir: str,
+    existing: Sequence[str],
+    found_in_rules_dir: Sequence[str],
+    present: Sequence[str],
+    local_reset_content: str,
+    prune: bool = True,
+    texts: Optional[Mapping[str, str]] = None,
+    state_file: str = "the state file",
+) -> Dict[str, Any]:
+    """The rules rollout of one node, decided at once.
+
+    Inputs: ``rendered`` ``[{name, dest, content}]`` (``falco_rules`` as the local rules file when
+    it has items, then each ``falco_rules_files`` entry; ``dest`` is the live path);
+    ``recorded_text`` the state file's text (``None`` or blank: none yet); ``existing`` the base and
+    local rules files that exist on the node; ``found_in_rules_dir`` the rules files found in the
+    rules directory; ``present`` which recorded paths exist on the node (files or links, not
+    directories); ``local_reset_content`` the local rules file as the role writes it when
+    ``falco_rules`` is empty; ``texts`` the node's text of each file the role does not write
+    (``None``: no controller check).
+
+    Returns:
+
+    * ``managed``: ``[{name, dest, staged, content}]`` the files to write, the emptied local rules
+      file first when it is reset;
+    * ``rule_set``: ``[{name, path, managed}]`` the files Falco loads after this run, in its load
+      order, ``path`` being the staging path for the files in ``managed`` and the removed files
+      left out (what ``falco -V`` is run over);
+    * ``check_files``: ``[{name, content}]`` the same files with their text, for the controller
+      check (empty when ``texts`` is ``None``);
+    * ``remove``, ``reset``, ``kept``, ``state_before``, ``state_after``: as :func:`prune_plan`,
+      ``reset`` holding the local rules file when the role wrote it and ``falco_rules`` is now empty.
+    """
+    wanted = _rendered(rendered)
+    if recorded_text is not None and not isinstance(recorded_text, str):
+        raise RulesPlanError(f"recorded_text must be the state file's text, got {recorded_text!r}", "recorded_text")
+    if not isinstance(local_reset_content, str):
+        raise RulesPlanError(
+            "local_reset_content must be the text of the emptied local rules file", "local_reset_content"
+        )
+    directory = _path("rules_dir", rules_dir)
+    local = _path("local_file", local_file)
+    staging = _path("staging_dir", staging_dir)
+    base = _paths("base_files", base_files)
+    on_node = _paths("existing", existing)
+    found = _paths("found_in_rules_dir", found_in_rules_dir)
+    present_paths = _paths("present", present)
+    if texts is not None and not isinstance(texts, Mapping):
+        raise RulesPlanError(f"texts must map paths to their text, got {texts!r}", "texts")
+
+    recorded = parse_state(recorded_text, state_file)
+    pruning = prune_plan(
+        recorded, [e["dest"] for e in wanted], directory, present_paths, bool(prune), [local] if local else []
+    )
+    writes = list(wanted)
+    if local in pruning["reset"]:
+        # falco_rules became empty and the role wrote the local file: it goes through the same
+        # checks and install as any file of ours, as an empty rules file (it stays recorded)
+        writes.insert(0, {"name": posixpath.basename(local), "dest": local, "content": local_reset_content})
+    managed = [dict(e, staged=staged_path(e["dest"], directory, local, staging)) for e in writes]
+
+    removed = set(pruning["remove"])
+    ordered = ordered_rule_set(managed, base, local, on_node, [p for p in found if p not in removed])
+    check_files: List[Dict[str, str]] = []
+    if texts is not None:
+        by_path = {_normalise(path): text for path, text in texts.items()}
+        for entry in ordered:
+            if entry["managed"]:
+                check_files.append({"name": entry["name"], "content": entry["content"]})
+            elif entry["path"] in by_path:
+                check_files.append({"name": entry["name"], "content": by_path[entry["path"]]})
+            else:
+                raise RulesPlanError(f"no text was read for {entry['path']} (texts)", "texts")
+    return {
+        "managed": managed,
+        "rule_set": [{"name": e["name"], "path": e["path"], "managed": e["managed"]} for e in ordered],
+        "check_files": check_files,
+        **pruning,
     }
