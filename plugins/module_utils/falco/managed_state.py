@@ -34,6 +34,7 @@ import json
 import posixpath
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
+from ansible_collections.nodesec.kubernetes.plugins.module_utils._errors import InvalidInputError, InvalidRequestError
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.load_order import ordered_rule_set, staged_path
 
 STATE_VERSION = 1
@@ -43,16 +44,12 @@ STATE_COMMENT = (
 )
 
 
-class ManagedRulesStateError(ValueError):
+class ManagedRulesStateError(InvalidInputError, ValueError):
     """The state file exists but is not one the role wrote."""
 
 
-class RulesPlanError(ValueError):
+class RulesPlanError(InvalidRequestError):
     """An input of :func:`rules_plan` is not what the role passes (``field`` names it)."""
-
-    def __init__(self, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def _normalise(path: str) -> str:
@@ -232,9 +229,7 @@ def rules_plan(
         raise RulesPlanError(f"texts must map paths to their text, got {texts!r}", "texts")
 
     recorded = parse_state(recorded_text, state_file)
-    pruning = prune_plan(
-        recorded, [e["dest"] for e in wanted], directory, present_paths, bool(prune), [local] if local else []
-    )
+    pruning = prune_plan(recorded, [e["dest"] for e in wanted], directory, present_paths, bool(prune), [local])
     writes = list(wanted)
     if local in pruning["reset"]:
         # falco_rules became empty and the role wrote the local file: it goes through the same
