@@ -6,7 +6,8 @@
 #
 #   scripts/sysdig-build.sh      # build what is missing, print the output folder on stdout
 #
-# Output: $NODESEC_CACHE/sysdig-<recipe-hash>/ (recipe: this script, scripts/sysdig/*, the patches)
+# Output: $NODESEC_CACHE/sysdig-<recipe-hash>/ (recipe: this script, scripts/sysdig/* but its
+# README, the patches)
 #   root/usr/bin/sysdig, root/usr/bin/csysdig, root/usr/share/sysdig/chisels ...
 #   sysdig_0.36.0_amd64.deb                     (scripts/sysdig/package.sh)
 #   env                                         SYSDIG=, DEB= lines
@@ -55,7 +56,7 @@ source_hash=$({
 recipe_hash=$({
   echo "$source_hash"
   cat "${BASH_SOURCE[0]}"
-  find "$HERE/sysdig" -type f -print0 | sort -z | xargs -0r cat
+  find "$HERE/sysdig" -type f ! -name README.md -print0 | sort -z | xargs -0r cat
 } | sha256sum | cut -c1-16)
 OUT="$NODESEC_CACHE/sysdig-$recipe_hash"
 WORK="$NODESEC_CACHE/build/sysdig-$source_hash"
