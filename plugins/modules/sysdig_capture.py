@@ -18,6 +18,8 @@ description:
     combined with C(and)) and the format are first compiled by sysdig itself, offline, against an
     empty input; an invalid filter fails with the position and the unknown field before anything
     is captured.
+  - A live capture goes through the capture driver of O(driver); by default the modern eBPF probe
+    when this sysdig has it compiled in (no kernel module needed), else the kernel module.
   - When no capture driver (kernel module or eBPF probe) is loaded, a live capture fails with a
     message saying so and which driver to install, instead of sysdig's raw error.
   - The output kept is bounded by O(output_limit); past it the capture is stopped and
