@@ -33,7 +33,7 @@ description:
 author:
   - nodesec maintainers (@nodesec)
 requirements:
-  - Falco 0.44 or later on the node (role M(nodesec.kubernetes.falco) installs it).
+  - Falco 0.44 or later on the node (the role C(nodesec.kubernetes.falco) installs it).
   - The plugins the rules require (the released rules need the container plugin, which the Falco
     package installs and its configuration loads).
 extends_documentation_fragment:
@@ -443,6 +443,7 @@ ARGUMENT_SPEC = {
 def main() -> None:
     module = NodesecModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     service = FalcoRulesTest(tmpdir=module.tmpdir)
+    result = {}
     try:
         result = service.run(TestParams.from_params(module.params))
     except RulesRefusedError as exc:

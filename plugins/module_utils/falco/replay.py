@@ -350,11 +350,14 @@ def resolve_config(config: str, exists: Callable[[str], bool]) -> Optional[str]:
 # --------------------------------------------------------------------------- command lines
 
 
-def overlay_config(plugins: Optional[Sequence[Plugin]]) -> Dict[str, Any]:
-    """The configuration file of ours, merged last with strategy ``override`` (JSON is YAML)."""
+def overlay_config(plugins: Optional[Sequence[Plugin]], alerts_file: str) -> Dict[str, Any]:
+    """The configuration file of ours, merged last with strategy ``override`` (JSON is YAML).
+
+    Falco refuses an enabled file output without a file name, even for ``-L``; each replay gives
+    its own (``-o file_output.filename=...``).
+    """
     overlay: Dict[str, Any] = {key: {"enabled": False} for key in OUTPUTS_OFF + SERVICES_OFF}
-    # the file name is given per capture (-o file_output.filename=...)
-    overlay["file_output"] = {"enabled": True, "keep_alive": True}
+    overlay["file_output"] = {"enabled": True, "keep_alive": True, "filename": alerts_file}
     overlay.update(
         {
             "json_output": True,
@@ -566,25 +569,32 @@ def parse_events_read(stderr: str) -> Optional[int]:
 def falco_error(stderr: str, stdout: str = "") -> str:
     """Falco's own error text: what follows its "Error: " line, else the end of its output."""
     text = stderr if stderr.strip() else stdout
-    index = text.rfind("Error: ")
-    if index >= 0:
-        return text[index + len("Error: ") :].strip()
+    # falco.cpp prints a fatal error as one "Error: ..." block at the end (it may span lines)
+    match = re.search(r"^Error: ", text, re.MULTILINE)
+    if match is not None:
+        return text[match.end() :].strip()
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return "\n".join(lines[-15:])
 
 
+def rename_files(text: str, names: Dict[str, str]) -> str:
+    """Falco's text with the files named as the caller named them (inline content: its name)."""
+    for path, name in names.items():
+        text = text.replace(path, name)
+    return text
+
+
 def refused_message(falco_message: str, names: Dict[str, str]) -> str:
     """Name the files as the caller named them, and add the fix Falco does not give."""
-    message = falco_message
-    for temp, name in names.items():
-        message = message.replace(temp, name)
+    message = rename_files(falco_message, names)
+    what = "its configuration" if message.startswith("Error reading config file") else "the rule set"
     hint = ""
     if "Plugin requirement not satisfied" in message:
         hint = (
-            " The rules need a plugin that is not loaded: give it with plugins (e.g. "
+            ". The rules need a plugin that is not loaded: give it with plugins (e.g. "
             f"[{{library_path: {CONTAINER_PLUGIN}}}]) or use a configuration that loads it."
         )
-    return f"Falco refused the rule set: {message}{hint}"
+    return f"Falco refused {what}: {message}{hint}"
 
 
 # --------------------------------------------------------------------------- expectations
@@ -785,7 +795,7 @@ class FalcoRulesTest:
         rules_paths, names = self._write_rules(params, work)
         overlay = os.path.join(work, "nodesec-rules-test.json")
         with open(overlay, "w", encoding="utf-8") as handle:
-            json.dump(overlay_config(params.plugins), handle, indent=1)
+            json.dump(overlay_config(params.plugins, os.path.join(work, "alerts-load.json")), handle, indent=1)
         base = base_argv(params.falco, config, overlay, rules_paths, params.options)
 
         started = time.monotonic()
@@ -798,7 +808,9 @@ class FalcoRulesTest:
             )
         if described.rc != 0:
             falco_message = falco_error(described.stderr, described.stdout)
-            raise RulesRefusedError(refused_message(falco_message, names), falco_message=falco_message)
+            raise RulesRefusedError(
+                refused_message(falco_message, names), falco_message=rename_files(falco_message, names)
+            )
         known = parse_rule_list(described.stdout)
         # a misspelt rule or capture fails now, before any replay
         resolve_targets(params.expected, params.captures, known)

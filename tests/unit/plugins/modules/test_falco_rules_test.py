@@ -14,6 +14,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco import replay
 from ansible_collections.nodesec.kubernetes.plugins.modules import falco_rules_test
 from ansible_collections.nodesec.kubernetes.tests.unit.module_args import patch_module_args
 
@@ -108,3 +109,85 @@ def test_contradictory_expectation(capsys, node):
 def test_expectation_needs_a_rule(capsys, node):
     code, out = run(base_args(node, expected=[{"capture": node["capture"]}]), capsys)
     assert code == 1 and "rule" in out["msg"]
+
+
+class RecordedFalco:
+    """A stand-in for the Falco binary (built by CI, absent when unit tests run): answers each
+    call with what the real Falco 0.44.1 answered to the same call when it was recorded
+    (tests/testdata/falco_replay/<scenario>.json), and writes the alerts file it wrote."""
+
+    def __init__(self, scenario: str) -> None:
+        self.recorded = json.loads((DATA / f"{scenario}.json").read_text())["calls"]
+        self.argvs = []
+
+    def __call__(self, argv, timeout):
+        call = self.recorded[len(self.argvs)]
+        self.argvs.append(list(argv))
+        for arg in argv:
+            if arg.startswith("file_output.filename=") and call.get("alerts") is not None:
+                Path(arg.split("=", 1)[1]).write_text(call["alerts"])
+        return replay.Completed(rc=call["rc"], stdout=call["stdout"], stderr=call["stderr"])
+
+
+@pytest.fixture(name="recorded")
+def recorded_fixture(monkeypatch):
+    def use(scenario: str) -> RecordedFalco:
+        stand_in = RecordedFalco(scenario)
+        monkeypatch.setattr(replay, "bounded_runner", stand_in)
+        return stand_in
+
+    return use
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_hits_and_expectations_on_recorded_falco_answers(capsys, node, recorded, check_mode):
+    stand_in = recorded("curl_google")
+    code, out = run(
+        base_args(
+            node,
+            expected=[
+                {"rule": "nodesec curl connects"},
+                {"rule": "nodesec never fires", "fires": False, "capture": "curl_google.scap"},
+            ],
+            _ansible_check_mode=check_mode,
+        ),
+        capsys,
+    )
+    assert code == 0, out
+    assert out["changed"] is False
+    assert [argv[-1] for argv in stand_in.argvs] == ["-L", "-v"]
+    hits = out["hits"][node["capture"]]
+    assert set(hits) == {"nodesec curl opens a file", "nodesec curl connects"}
+    assert all(count > 0 for count in hits.values())
+    assert [e["passed"] for e in out["expectations"]] == [True, True]
+    assert out["rules_loaded"] == 3
+    [capture] = out["captures"]
+    assert capture["events_read"] > 0
+    assert capture["alerts"] == sum(hits.values())
+
+
+def test_failed_expectation_fails_with_the_hits_on_recorded_falco_answers(capsys, node, recorded):
+    recorded("curl_google")
+    code, out = run(base_args(node, expected=[{"rule": "nodesec curl connects", "fires": False}]), capsys)
+    assert code == 1
+    assert out["msg"].startswith("1 of 1 rule expectation(s) failed: Rule 'nodesec curl connects' was expected")
+    assert node["capture"] in out["msg"]
+    assert out["hits"][node["capture"]]["nodesec curl connects"] > 0
+
+
+def test_refused_rules_on_recorded_falco_answers(capsys, node, recorded):
+    recorded("broken_rule")
+    code, out = run(
+        base_args(
+            node,
+            rules_files=[
+                {"path": node["rules"]},
+                {"content": (DATA / "broken.yaml").read_text(), "name": "/etc/falco/rules.d/broken.yaml"},
+            ],
+        ),
+        capsys,
+    )
+    assert code == 1
+    assert out["field"] == "rules_files"
+    assert "nodesec broken condition" in out["falco_message"]
+    assert out["msg"].startswith("Falco refused the rule set: ")

@@ -187,16 +187,16 @@ def test_resolve_config(tmp_path):
 
 
 def test_overlay_switches_every_output_and_service_off_but_our_file():
-    overlay = replay.overlay_config(None)
+    overlay = replay.overlay_config(None, "/w/alerts-load.json")
     for key in ("stdout_output", "syslog_output", "http_output", "program_output", "webserver", "metrics", "capture"):
         assert overlay[key] == {"enabled": False}, key
-    assert overlay["file_output"] == {"enabled": True, "keep_alive": True}
+    assert overlay["file_output"] == {"enabled": True, "keep_alive": True, "filename": "/w/alerts-load.json"}
     assert overlay["json_output"] is True and overlay["json_include_output_fields_property"] is True
     assert "plugins" not in overlay and "load_plugins" not in overlay
-    with_plugins = replay.overlay_config([replay.Plugin("/p/libcontainer.so", "container")])
+    with_plugins = replay.overlay_config([replay.Plugin("/p/libcontainer.so", "container")], "/w/a.json")
     assert with_plugins["load_plugins"] == ["container"]
     assert with_plugins["plugins"] == [{"name": "container", "library_path": "/p/libcontainer.so"}]
-    assert replay.overlay_config([])["load_plugins"] == []
+    assert replay.overlay_config([], "/w/a.json")["load_plugins"] == []
 
 
 def test_base_argv_layers_our_config_over_the_nodes_and_keeps_rules_order():
@@ -311,3 +311,111 @@ def test_hits_keep_the_first_events_and_count_all():
     rules = hits.rules()
     assert [r["rule"] for r in rules] == ["r", "s"]
     assert [e["evt.num"] for e in rules[0]["events"]] == [100, 101]
+
+
+# --------------------------------------------------------------------------- Falco's own output
+
+
+def recorded(scenario: str) -> dict:
+    return json.loads(read(f"{scenario}.json"))
+
+
+def test_rule_list_from_falco_describe():
+    describe = recorded("curl_google")["calls"][0]
+    assert describe["argv"][-1] == "-L" and describe["rc"] == 0
+    assert replay.parse_rule_list(describe["stdout"]) == {
+        "nodesec curl opens a file": {"priority": "Notice", "enabled": True, "source": "syscall"},
+        "nodesec curl connects": {"priority": "Warning", "enabled": True, "source": "syscall"},
+        "nodesec never fires": {"priority": "Critical", "enabled": True, "source": "syscall"},
+    }
+
+
+def test_alerts_of_curl_google_agree_with_falcos_own_summary():
+    call = recorded("curl_google")["calls"][1]
+    assert "engine.kind=replay" in call["argv"]
+    hits = replay.Hits(max_events=3)
+    assert hits.add_lines(call["alerts"].splitlines()) == 0
+    stats = replay.parse_stats(call["stdout"])
+    assert stats == {
+        "events_detected": 52,
+        "by_rule": {"nodesec curl opens a file": 48, "nodesec curl connects": 4},
+    }
+    assert hits.counts() == stats["by_rule"]
+    assert hits.total == stats["events_detected"]
+    assert replay.parse_events_read(call["stderr"]) == 939
+    opens, connects = hits.rules()
+    assert (opens["rule"], opens["priority"], opens["tags"]) == (
+        "nodesec curl opens a file",
+        "Notice",
+        ["filesystem", "nodesec"],
+    )
+    assert connects["priority"] == "Warning"
+    first = opens["events"][0]
+    assert first["evt.num"] == 216
+    assert first["evt.time"] == 1534527348514682170
+    assert first["time"] == "2018-08-17T17:35:48.514682170Z"
+    assert (first["evt.type"], first["proc.name"]) == ("open", "curl")
+    assert first["output"].startswith(
+        "17:35:48.514682170: Notice curl opened a file (file=/etc/ld.so.cache evt.num=216)"
+    )
+    assert first["output_fields"]["fd.name"] == "/etc/ld.so.cache"
+    assert first["output_fields"]["proc.cmdline"] == "curl -6 http://www.google.com"
+    assert [e["evt.num"] for e in opens["events"]] == sorted(e["evt.num"] for e in opens["events"])
+    assert len(opens["events"]) == 3 and len(connects["events"]) == 3
+
+
+def test_log_lines_and_torn_lines_are_not_alerts():
+    call = recorded("curl_google")["calls"][1]
+    lines = call["alerts"].splitlines()
+    hits = replay.Hits()
+    assert hits.add_lines(["Wed Dec 02 06:25:05 2026: Loading rules from:", lines[0][:40], *lines[:2]]) == 2
+    assert hits.total == 2
+    assert replay.parse_alert('{"no": "rule"}') is None
+
+
+def test_broken_rule_message_is_falcos_with_the_callers_file_name():
+    data = recorded("broken_rule")
+    [call] = data["calls"]
+    assert call["rc"] == 1
+    temp = call["argv"][call["argv"].index("-L") - 1]
+    assert temp.endswith("/rules/01-broken.yaml")
+    message = replay.falco_error(call["stderr"])
+    assert message.startswith(f"{temp}: Invalid")
+    assert "LOAD_ERR_COMPILE_CONDITION (Error compiling condition): expected blank or '(' after 'and'" in message
+    text = replay.refused_message(message, {temp: "/etc/falco/rules.d/broken.yaml"})
+    assert text.startswith("Falco refused the rule set: /etc/falco/rules.d/broken.yaml: Invalid")
+    assert "rule 'nodesec broken condition': (/etc/falco/rules.d/broken.yaml:1:2)" in text
+    assert temp not in text
+    assert data["error"]["message"] == text
+
+
+def test_missing_plugin_message_says_how_to_load_it():
+    data = recorded("plugin_missing")
+    message = replay.falco_error(data["calls"][0]["stderr"])
+    assert message == "Plugin requirement not satisfied, must load one of: container (>= 0.4.0)"
+    text = replay.refused_message(message, {})
+    assert text.endswith(
+        f"give it with plugins (e.g. [{{library_path: {replay.CONTAINER_PLUGIN}}}]) "
+        "or use a configuration that loads it."
+    )
+
+
+def test_expectations_on_the_recorded_hits():
+    call = recorded("curl_google")["calls"][1]
+    hits = replay.Hits()
+    hits.add_lines(call["alerts"].splitlines())
+    known = replay.parse_rule_list(recorded("curl_google")["calls"][0]["stdout"])
+    results = replay.check_expectations(
+        [
+            replay.expectation_from_param(0, {"rule": "nodesec curl connects", "min_count": 4, "max_count": 4}),
+            replay.expectation_from_param(1, {"rule": "nodesec never fires", "fires": False}),
+            replay.expectation_from_param(2, {"rule": "nodesec curl opens a file", "fires": False}),
+        ],
+        {CURL: hits},
+        known,
+    )
+    assert [r["passed"] for r in results] == [True, True, False]
+    assert results[2]["message"] == (
+        f"Rule 'nodesec curl opens a file' was expected not to fire on capture {CURL} but fired 48 times "
+        "(first: evt.num=216 proc.name=curl) [expected[2]]"
+    )
