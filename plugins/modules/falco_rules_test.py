@@ -12,9 +12,9 @@ short_description: Test an ordered Falco rule set against recorded captures with
 version_added: 0.2.0
 description:
   - Runs the Falco binary of the node over each recorded capture (C(.scap)) with the given rules
-    files, in the given order, and reports which rules fired on which events: per capture, each
-    rule's name, priority and number of alerts, and its first events (C(evt.num), C(evt.time),
-    C(proc.name), the alert's output and output fields).
+    files, in the given order, and reports which rules fired on which events. Per capture it gives each
+    rule's name, priority and number of alerts, and its first events with C(evt.num), C(evt.time),
+    C(proc.name), the alert's output and output fields.
   - With O(expected), checks that rules fire (optionally at least or at most some number of
     times) or do not fire, per capture, and fails with a message naming the rule and the capture
     when an expectation does not hold. A role can so gate a rollout of new rules on the hits they
@@ -23,7 +23,7 @@ description:
     (C(-o engine.kind=replay -o engine.replay.capture_file=FILE)), which needs no driver, no
     kernel access and no root (the capture must be readable). The node's configuration
     (O(config)) is used with a small configuration of this module merged last, so that the
-    alerts of the test go to a temporary file only: every output the node sends alerts to
+    alerts of the test go to a temporary file only; every output the node sends alerts to
     (syslog, HTTP, program, file, standard output), its webserver, metrics and capture feature
     are switched off for the test run. Everything else (minimum C(priority), C(rule_matching),
     the C(rules) selection, C(append_output), the plugins and their settings) is the node's.
@@ -109,7 +109,7 @@ options:
   plugins:
     description:
       - The plugins to load for the test, replacing the configuration's C(load_plugins) and
-        C(plugins). When not given, the configuration's plugins are loaded (with O(config=none):
+        C(plugins). When not given, the configuration's plugins are loaded (with O(config=none),
         none).
       - V([]) loads no plugin at all.
     type: list
@@ -188,10 +188,12 @@ options:
           - The rule must fire at most this many times.
         type: int
 notes:
-  - Each capture is replayed by its own Falco process, which loads the whole rule set again;
-    with the released rules and the container plugin that takes about a second or two per capture.
-  - Which rule fires on an event follows the node's C(rule_matching) (Falco's default C(first):
-    only the first matching rule, in load order, fires); use O(options) to change it for the test.
+  - Each capture is replayed by its own Falco process, which loads the whole rule set again.
+    Measured with Falco 0.44.1 and the container plugin on a small capture (about 1,000 events),
+    a run takes about 0.2 s with the released C(falco_rules.yaml) and 0.8 s with the three
+    released rule sets; the rule set is loaded once more first (C(falco -L)).
+  - Which rule fires on an event follows the node's C(rule_matching). With Falco's default,
+    C(first), only the first matching rule in load order fires; use O(options) to change it for the test.
   - The container plugin gives C(container.*) and C(k8s.*) fields from the events recorded in the
     capture; for a capture recorded without it they are empty.
 seealso:
