@@ -191,3 +191,23 @@ def test_refused_rules_on_recorded_falco_answers(capsys, node, recorded):
     assert out["field"] == "rules_files"
     assert "nodesec broken condition" in out["falco_message"]
     assert out["msg"].startswith("Falco refused the rule set: ")
+
+
+def test_documentation_matches_the_argument_spec():
+    """What ansible-test's validate-modules holds the docs to, for options and their defaults."""
+    import yaml
+
+    doc = yaml.safe_load(falco_rules_test.DOCUMENTATION)
+    for name in ("EXAMPLES", "RETURN"):
+        assert yaml.safe_load(getattr(falco_rules_test, name))
+
+    def compare(documented, spec, where):
+        assert set(documented) == set(spec), where
+        for key, option in spec.items():
+            assert documented[key]["type"] == option.get("type", "str"), f"{where}.{key}"
+            assert documented[key].get("default") == option.get("default"), f"{where}.{key}"
+            assert bool(documented[key].get("required")) == bool(option.get("required")), f"{where}.{key}"
+            if "options" in option:
+                compare(documented[key]["suboptions"], option["options"], f"{where}.{key}")
+
+    compare(doc["options"], falco_rules_test.ARGUMENT_SPEC, "options")
