@@ -393,7 +393,7 @@ from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.replay im
     FalcoRulesTest,
     FalcoRunError,
     RulesRefusedError,
-    TestParams,
+    RulesTestParams,
     failure_message,
 )
 
@@ -447,7 +447,7 @@ def main() -> None:
     service = FalcoRulesTest(tmpdir=module.tmpdir)
     result = {}
     try:
-        result = service.run(TestParams.from_params(module.params))
+        result = service.run(RulesTestParams.from_params(module.params))
     except RulesRefusedError as exc:
         module.fail_from_error(exc, changed=False, falco_message=exc.falco_message)
     except FalcoRunError as exc:

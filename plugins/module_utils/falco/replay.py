@@ -47,6 +47,7 @@ from ansible_collections.nodesec.kubernetes.plugins.module_utils._errors import 
     MissingDependencyError,
     NodesecError,
 )
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.runner import run_bounded
 
 DEFAULT_FALCO = "/usr/bin/falco"
 PACKAGE_CONFIG = "/etc/falco/falco.yaml"
@@ -136,7 +137,7 @@ class Expectation:
 
 
 @dataclass
-class TestParams:
+class RulesTestParams:
     rules_files: List[RulesFile]
     captures: List[str]
     falco: str = DEFAULT_FALCO
@@ -148,7 +149,7 @@ class TestParams:
     options: List[str] = field(default_factory=list)
 
     @classmethod
-    def from_params(cls, params: Dict[str, Any]) -> TestParams:
+    def from_params(cls, params: Dict[str, Any]) -> RulesTestParams:
         """Build from the module's parameters, checking what the argument spec cannot."""
         rules = [
             RulesFile(
@@ -730,8 +731,6 @@ Runner = Callable[[Sequence[str], float], Completed]
 
 def bounded_runner(argv: Sequence[str], timeout: float) -> Completed:
     """Run with the collection's bounded runner (SIGTERM at the deadline, output capped)."""
-    from ansible_collections.nodesec.kubernetes.plugins.module_utils.sysdig.runner import run_bounded
-
     # -L of a big rule set prints a few MB of JSON; alerts go to a file, not to stdout
     result = run_bounded(argv, output_limit=64 * 1024 * 1024, timeout=timeout, stderr_limit=1024 * 1024)
     return Completed(
@@ -751,7 +750,7 @@ class FalcoRulesTest:
         self.tmpdir = tmpdir
         self.warnings: List[str] = []
 
-    def run(self, params: TestParams) -> Dict[str, Any]:
+    def run(self, params: RulesTestParams) -> Dict[str, Any]:
         check_falco(params.falco, os.path.exists, lambda p: os.access(p, os.X_OK))
         check_rules_paths(params.rules_files, os.path.exists, os.path.isdir)
         check_captures(params.captures, os.path.exists, lambda p: os.access(p, os.R_OK), os.path.isdir)
@@ -763,7 +762,7 @@ class FalcoRulesTest:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _write_rules(self, params: TestParams, work: str) -> Tuple[List[str], Dict[str, str]]:
+    def _write_rules(self, params: RulesTestParams, work: str) -> Tuple[List[str], Dict[str, str]]:
         """The -r paths in order (inline content written to files); temp path -> caller's name."""
         paths: List[str] = []
         names: Dict[str, str] = {}
@@ -791,7 +790,7 @@ class FalcoRulesTest:
             )
         return paths, names
 
-    def _run(self, params: TestParams, config: Optional[str], work: str) -> Dict[str, Any]:
+    def _run(self, params: RulesTestParams, config: Optional[str], work: str) -> Dict[str, Any]:
         rules_paths, names = self._write_rules(params, work)
         overlay = os.path.join(work, "nodesec-rules-test.json")
         with open(overlay, "w", encoding="utf-8") as handle:

@@ -47,7 +47,7 @@ def record(name: str, params: dict) -> None:
     service = replay.FalcoRulesTest(runner=recorder)
     outcome = {"scenario": name, "params": params}
     try:
-        result = service.run(replay.TestParams.from_params(params))
+        result = service.run(replay.RulesTestParams.from_params(params))
         outcome["result"] = {"hits": result["hits"], "rules_loaded": result["rules_loaded"]}
     except NodesecError as exc:
         outcome["error"] = {"type": type(exc).__name__, "message": str(exc), "field": exc.field}

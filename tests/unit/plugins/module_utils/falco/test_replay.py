@@ -37,7 +37,7 @@ def params(**overrides):
 
 
 def test_from_params_defaults():
-    p = replay.TestParams.from_params(params())
+    p = replay.RulesTestParams.from_params(params())
     assert p.falco == "/usr/bin/falco"
     assert p.config == "auto"
     assert p.plugins is None
@@ -67,7 +67,7 @@ def test_from_params_defaults():
 )
 def test_from_params_refuses_bad_input_naming_the_field(overrides, field, words):
     with pytest.raises(InvalidRequestError) as excinfo:
-        replay.TestParams.from_params(params(**overrides))
+        replay.RulesTestParams.from_params(params(**overrides))
     assert excinfo.value.field == field
     assert words in str(excinfo.value)
 
@@ -86,7 +86,7 @@ def test_plugin_name_from_library(library, name):
 
 
 def test_plugin_entries_keep_settings_and_a_given_name():
-    p = replay.TestParams.from_params(
+    p = replay.RulesTestParams.from_params(
         params(
             plugins=[
                 {"library_path": "/usr/share/falco/plugins/libcontainer.so", "init_config": {"label_max_len": 100}},
