@@ -33,6 +33,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence, Tuple
 
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.checker import check_rule_set
+from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.condition import deep_call
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.findings import CheckResult, Finding
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.load_order import ordered_rule_set
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.rule_set import RuleSet, RuleSetReader
@@ -85,7 +86,8 @@ def read_rule_set(
     """Read an ordered list of (file name, YAML text) into one rule set (the read phase only)."""
     reader = RuleSetReader(extra_field_classes=extra_field_classes, check_field_classes=check_field_classes)
     for name, text in files:
-        reader.add_file(name, text)
+        # the reader parses exception fields and walks trees: room for deep nesting
+        deep_call(reader.add_file, name, text)
     return reader.rule_set()
 
 
@@ -101,4 +103,5 @@ def check_rules(
 
 def expand_condition(name_or_text: str, files: Sequence[Tuple[str, str]]) -> str:
     """A rule's (or a raw) condition with macros and lists expanded (``RuleSet.expand_condition``)."""
-    return read_rule_set(files, check_field_classes=False).expand_condition(name_or_text)
+    rule_set = read_rule_set(files, check_field_classes=False)
+    return deep_call(rule_set.expand_condition, name_or_text)

@@ -50,7 +50,8 @@ def check_rule_set(
     only, not fields, types and outputs.
     """
     checker = _Checker(rule_set, extra_field_classes, check_field_classes)
-    checker.run()
+    # deeply nested conditions recurse deeply (parse, macro expansion, compile): fcond.deep_call
+    fcond.deep_call(checker.run)
     return CheckResult(
         [*rule_set.errors, *checker.findings.errors],
         [*rule_set.warnings, *checker.findings.warnings],
@@ -298,6 +299,7 @@ class _MacroCode:
     tree: Any
     broken: bool
     mapper: _Mapped
+    resolved: bool = False  # tree is macro-resolved: no Identifier left, never mutated again
 
 
 class _ExceptionError(Exception):
@@ -419,6 +421,11 @@ class _Checker:
                         )
                     return node
                 self.used_macros.add(node.name)
+                if code.resolved:
+                    # shared, not copied: a resolved tree holds no macro reference left to
+                    # substitute and nothing mutates it later (copying it at every reference
+                    # made a chain of n macros cost n^2 node copies: 50 s for 1000 macros)
+                    return MacroRef(node.pos, node.name, code.tree, code.mapper)
                 clone = copy.deepcopy(code.tree)
                 inner = self._resolve(clone, visible, code.mapper, self.macros[node.name].origin, (*path, node.name))
                 if inner is None:
@@ -434,7 +441,11 @@ class _Checker:
         for macro in self.macros.values():
             mapped = self._text(macro.fragments)
             self._substitute_lists(mapped)
-            tree = self._parse(mapped, macro.origin)
+            try:
+                tree = self._parse(mapped, macro.origin)
+            except RecursionError:
+                self.findings.add(ERROR, macro.origin, fcond.nesting_message(), key="condition")
+                tree = None
             self.compiled[macro.name] = _MacroCode(tree, tree is None, mapped)
         by_index = sorted(self.macros.values(), key=lambda m: m.index)
         for macro in by_index:
@@ -442,12 +453,17 @@ class _Checker:
             if code.tree is None:
                 continue
             visible = {m.name for m in self.macros.values() if m.index < macro.visibility}
-            resolved = self._resolve(code.tree, visible, code.mapper, macro.origin, (macro.name,))
+            try:
+                resolved = self._resolve(code.tree, visible, code.mapper, macro.origin, (macro.name,))
+            except RecursionError:
+                self.findings.add(ERROR, macro.origin, fcond.nesting_message(), key="condition")
+                resolved = None
             if resolved is None:
                 code.broken = True
                 code.tree = None
             else:
                 code.tree = resolved
+                code.resolved = True
 
     def _exception_text(self, rule: RuleDef) -> Optional[str]:
         text = ""
@@ -498,96 +514,100 @@ class _Checker:
             if rule.unknown_source:
                 continue
             try:
-                exceptions = self._exception_text(rule)
-            except _ExceptionError as exc:
-                self.findings.add(ERROR, exc.origin, exc.message)
-                continue
-            output = " ".join(f.text for f in rule.output)
-            out_fragment = rule.output[0] if rule.output else Fragment("", rule.origin)
-            if "%container.info" in output:
+                self._compile_rule(rule)
+            except RecursionError:
+                self.findings.add(ERROR, rule.origin, fcond.nesting_message(), key="condition")
+
+    def _compile_rule(self, rule: RuleDef) -> None:
+        try:
+            exceptions = self._exception_text(rule)
+        except _ExceptionError as exc:
+            self.findings.add(ERROR, exc.origin, exc.message)
+            return
+        output = " ".join(f.text for f in rule.output)
+        out_fragment = rule.output[0] if rule.output else Fragment("", rule.origin)
+        if "%container.info" in output:
+            self.findings.add(
+                WARNING,
+                rule.origin,
+                "%container.info is deprecated and no more useful (the container plugin adds "
+                "the container fields to the output)",
+                key="output",
+            )
+            output = output.replace("%container.info", "")
+        skip = False
+        if self.check_field_classes:
+            problem = fsem.check_output(output)
+            if problem is not None:
+                message, offset = problem
+                if rule.skip_unknown and _unknown_kind(message):
+                    self.findings.add(WARNING, out_fragment.origin, f"rule skipped (skip-if-unknown-filter): {message}")
+                    return
+                if not self._extra_output(output):
+                    column = offset + 1 if len(rule.output) == 1 else None
+                    self.findings.add(ERROR, out_fragment.origin, f"output error: {message}", column=column)
+                    skip = True
+        for name in _DEPRECATED_FIELDS:
+            if name in output:
+                self.findings.add(
+                    WARNING,
+                    out_fragment.origin,
+                    f"usage of deprecated field '{name}' has been detected in the rule output",
+                )
+        if skip:
+            return
+        if rule.exceptions:
+            mapped = _Mapped()
+            mapped.add("(", rule.condition[0].origin, False)
+            for i, fragment in enumerate(rule.condition):
+                if i:
+                    mapped.add(" ")
+                mapped.add(fragment.text, fragment.origin)
+            mapped.add(")")
+            if exceptions:
+                origin = rule.exceptions[0].origin
+                mapped.add(exceptions, Origin(origin.file, origin.line, "rule", rule.name, "exceptions"), False)
+        else:
+            mapped = self._text(rule.condition)
+        self._substitute_lists(mapped)
+        tree = self._parse(mapped, rule.origin)
+        if tree is None:
+            return
+        tree = self._resolve(tree, set(self.macros), mapped, rule.origin)
+        if tree is None:
+            return
+        self._deprecated_in_condition(tree, rule)
+        if not self.check_field_classes:
+            return
+        warnings: List[Tuple[str, Any]] = []
+        try:
+            self._compile_tree(tree, warnings, mapped)
+        except fsem.CompileError as exc:
+            node_mapper = getattr(exc, "mapper", None) or mapped
+            if exc.unknown and rule.skip_unknown:
+                self.findings.add(
+                    WARNING, rule.origin, f"rule skipped (skip-if-unknown-filter): {exc.message}", key="condition"
+                )
+                return
+            self._report(node_mapper, exc.node.pos if exc.node is not None else 0, exc.message, rule.origin)
+            return
+        for message, (node, node_mapper) in warnings:
+            origin, column, _text = node_mapper.locate(node.pos)
+            self.findings.add(WARNING, origin or rule.origin, message, column=column)
+        if rule.source == "syscall" and rule.warn_evttypes:
+            try:
+                visitor = _CodeVisitor()
+                visitor.visit(tree)
+            except fsem.CompileError as exc:
+                self.findings.add(ERROR, rule.origin, exc.message, key="condition")
+                return
+            if visitor.codes.too_many():
                 self.findings.add(
                     WARNING,
                     rule.origin,
-                    "%container.info is deprecated and no more useful (the container plugin adds "
-                    "the container fields to the output)",
-                    key="output",
+                    "rule matches too many evt.type values: this has a significant performance penalty",
+                    key="condition",
                 )
-                output = output.replace("%container.info", "")
-            skip = False
-            if self.check_field_classes:
-                problem = fsem.check_output(output)
-                if problem is not None:
-                    message, offset = problem
-                    if rule.skip_unknown and _unknown_kind(message):
-                        self.findings.add(
-                            WARNING, out_fragment.origin, f"rule skipped (skip-if-unknown-filter): {message}"
-                        )
-                        continue
-                    if not self._extra_output(output):
-                        column = offset + 1 if len(rule.output) == 1 else None
-                        self.findings.add(ERROR, out_fragment.origin, f"output error: {message}", column=column)
-                        skip = True
-            for name in _DEPRECATED_FIELDS:
-                if name in output:
-                    self.findings.add(
-                        WARNING,
-                        out_fragment.origin,
-                        f"usage of deprecated field '{name}' has been detected in the rule output",
-                    )
-            if skip:
-                continue
-            if rule.exceptions:
-                mapped = _Mapped()
-                mapped.add("(", rule.condition[0].origin, False)
-                for i, fragment in enumerate(rule.condition):
-                    if i:
-                        mapped.add(" ")
-                    mapped.add(fragment.text, fragment.origin)
-                mapped.add(")")
-                if exceptions:
-                    origin = rule.exceptions[0].origin
-                    mapped.add(exceptions, Origin(origin.file, origin.line, "rule", rule.name, "exceptions"), False)
-            else:
-                mapped = self._text(rule.condition)
-            self._substitute_lists(mapped)
-            tree = self._parse(mapped, rule.origin)
-            if tree is None:
-                continue
-            tree = self._resolve(tree, set(self.macros), mapped, rule.origin)
-            if tree is None:
-                continue
-            self._deprecated_in_condition(tree, rule)
-            if not self.check_field_classes:
-                continue
-            warnings: List[Tuple[str, Any]] = []
-            try:
-                self._compile_tree(tree, warnings, mapped)
-            except fsem.CompileError as exc:
-                node_mapper = getattr(exc, "mapper", None) or mapped
-                if exc.unknown and rule.skip_unknown:
-                    self.findings.add(
-                        WARNING, rule.origin, f"rule skipped (skip-if-unknown-filter): {exc.message}", key="condition"
-                    )
-                    continue
-                self._report(node_mapper, exc.node.pos if exc.node is not None else 0, exc.message, rule.origin)
-                continue
-            for message, (node, node_mapper) in warnings:
-                origin, column, _text = node_mapper.locate(node.pos)
-                self.findings.add(WARNING, origin or rule.origin, message, column=column)
-            if rule.source == "syscall" and rule.warn_evttypes:
-                try:
-                    visitor = _CodeVisitor()
-                    visitor.visit(tree)
-                except fsem.CompileError as exc:
-                    self.findings.add(ERROR, rule.origin, exc.message, key="condition")
-                    continue
-                if visitor.codes.too_many():
-                    self.findings.add(
-                        WARNING,
-                        rule.origin,
-                        "rule matches too many evt.type values: this has a significant performance penalty",
-                        key="condition",
-                    )
 
     def _extra_output(self, output: str) -> bool:
         return any(f"%{c}." in output or f"%({c}." in output for c in self.extra_field_classes)

@@ -21,8 +21,12 @@ Pure Python, no Ansible imports.
 from __future__ import annotations
 
 import re
+import sys
+import threading
 from dataclasses import dataclass, field
-from typing import List, Optional, Union
+from typing import Any, Callable, List, Optional, TypeVar, Union
+
+_T = TypeVar("_T")
 
 _RGX_NOT_BLANK = re.compile(r"not[ \t\n\r\f\v]+")
 _RGX_IDENTIFIER = re.compile(r"[a-zA-Z]+[a-zA-Z0-9_]*")
@@ -180,7 +184,7 @@ def unescape(token: str) -> str:
 class Parser:
     """One condition string to an AST (raises FilterSyntaxError at the parser's position)."""
 
-    def __init__(self, text: str, max_depth: int = 1000) -> None:
+    def __init__(self, text: str, max_depth: Optional[int] = None) -> None:
         self.text = text
         self.pos = 0
         self.depth = 0
@@ -211,8 +215,12 @@ class Parser:
 
     # lexing -------------------------------------------------------------------------------------
     def _enter(self) -> None:
+        # libsinsp 0.25 declares a max depth of 100 (parser.cpp), but its guard is an unnamed
+        # temporary (`depth_guard(m_max_depth, m_depth);`), destroyed at once: the depth never
+        # exceeds 1 and Falco 0.44.1 has no nesting limit (measured: 5000 nested parentheses
+        # load, 20000 crash falco -V with SIGSEGV). So no limit by default, as Falco.
         self.depth += 1
-        if self.depth >= self.max_depth:
+        if self.max_depth is not None and self.depth >= self.max_depth:
             raise FilterSyntaxError(self.pos, f"exceeded max depth limit of {self.max_depth}")
 
     def _blank(self) -> bool:
@@ -586,21 +594,80 @@ def parse(text: str) -> Expr:
 
 
 def walk(node: Optional[Expr]):
-    """Every node of the tree, depth first."""
-    if node is None:
-        return
-    yield node
-    if isinstance(node, BoolOp):
-        for child in node.children:
-            yield from walk(child)
-    elif isinstance(node, Not):
-        yield from walk(node.child)
-    elif isinstance(node, Check):
-        yield from walk(node.left)
-        yield from walk(node.right)
-    elif isinstance(node, (Transformer,)):
-        for child in node.args:
-            yield from walk(child)
-    elif isinstance(node, TransformerList):
-        for child in node.children:
-            yield from walk(child)
+    """Every node of the tree, depth first (pre-order), with an explicit stack: no Python
+    recursion, so any nesting depth the parser accepts can be walked."""
+    stack: List[Any] = [node]
+    while stack:
+        node = stack.pop()
+        if node is None:
+            continue
+        yield node
+        if isinstance(node, BoolOp):
+            stack.extend(reversed(node.children))
+        elif isinstance(node, Not):
+            stack.append(node.child)
+        elif isinstance(node, Check):
+            stack.append(node.right)
+            stack.append(node.left)
+        elif isinstance(node, Transformer):
+            stack.extend(reversed(node.args))
+        elif isinstance(node, TransformerList):
+            stack.extend(reversed(node.children))
+
+
+# deep nesting ------------------------------------------------------------------------------
+# The parser, the macro expansion and the compiler are recursive descents: one nesting level of
+# a condition costs a few Python frames (about 5 per parenthesis), so Python's default limit of
+# 1000 frames is reached at about 200 nested parentheses, while Falco accepts thousands.
+# deep_call runs such work in a worker thread with a large C stack and, while it runs, a raised
+# recursion limit (restored in a finally). That is safe because the limit only guards the C
+# stack: the worker's stack is sized for DEEP_RECURSION_LIMIT frames (the deepest C-level frame
+# chains here, copy.deepcopy and nested generators, take well under 2 KiB of C stack a frame),
+# the caller waits (join) and runs no Python meanwhile, and the thread's stack is reserved
+# virtual memory, committed only as deep as the work goes. Beyond the limit RecursionError is
+# raised as usual; the callers turn it into a finding (NESTING_MESSAGE), never a traceback.
+DEEP_RECURSION_LIMIT = 120_000
+DEEP_STACK_SIZE = 512 * 1024 * 1024
+NESTING_MESSAGE = (
+    "nested too deeply for this checker (more than about {limit} Python frames); Falco 0.44.1 "
+    "itself crashes with a stack overflow (SIGSEGV) near 20000 nested parentheses"
+)
+_deep = threading.local()
+
+
+def nesting_message() -> str:
+    """The message of a finding for work that exceeded DEEP_RECURSION_LIMIT."""
+    return NESTING_MESSAGE.format(limit=DEEP_RECURSION_LIMIT)
+
+
+def deep_call(fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    """``fn(*args, **kwargs)`` with room for deep recursion (see above); re-entrant (a call
+    from inside deep_call runs directly). Exceptions of ``fn``, RecursionError included,
+    propagate to the caller."""
+    if getattr(_deep, "active", False):
+        return fn(*args, **kwargs)
+    outcome: dict = {}
+
+    def run() -> None:
+        _deep.active = True
+        old_limit = sys.getrecursionlimit()
+        try:
+            sys.setrecursionlimit(max(old_limit, DEEP_RECURSION_LIMIT))
+            outcome["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # handed to the caller as it is
+            outcome["error"] = exc
+        finally:
+            sys.setrecursionlimit(old_limit)
+            _deep.active = False
+
+    old_size = threading.stack_size()
+    try:
+        threading.stack_size(DEEP_STACK_SIZE)
+        worker = threading.Thread(target=run, name="falco-deep-check")
+        worker.start()
+    finally:
+        threading.stack_size(old_size)
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

@@ -64,9 +64,11 @@ def _info(tree: Any) -> ConditionInfo:
 def parse_condition(text: str) -> ConditionInfo:
     """Parse a condition as libsinsp does; raise ConditionSyntaxError with a 0-based offset."""
     try:
-        return _info(fcond.parse(text))
+        return fcond.deep_call(lambda: _info(fcond.parse(text)))
     except fcond.FilterSyntaxError as exc:
         raise ConditionSyntaxError(exc.offset, friendly(exc.message, text, exc.offset)) from None
+    except RecursionError:
+        raise ConditionSyntaxError(0, fcond.nesting_message()) from None
 
 
 def friendly(message: str, text: str, offset: int) -> str:
@@ -88,6 +90,13 @@ def friendly(message: str, text: str, offset: int) -> str:
 
 def parse_output(text: str) -> List[Tuple[str, int]]:
     """Check an output format as libsinsp's formatter reads it; return [(field, offset)]."""
+    try:
+        return fcond.deep_call(_parse_output, text)
+    except RecursionError:
+        raise ConditionSyntaxError(0, fcond.nesting_message()) from None
+
+
+def _parse_output(text: str) -> List[Tuple[str, int]]:
     problem = fsem.check_output(text)
     if problem is not None:
         raise ConditionSyntaxError(problem[1], problem[0])
