@@ -29,7 +29,7 @@ description:
     the C(rules) selection, C(append_output), the plugins and their settings) is the node's.
   - The rule set is first loaded with C(falco -L); rules Falco refuses fail the task with
     Falco's own message (the file names as given in O(rules_files)).
-  - Read-only; it never changes anything on the node (RV(changed) is always V(false)).
+  - Read-only; it never changes anything on the node (C(changed) is always V(false)).
 author:
   - nodesec maintainers (@nodesec)
 requirements:
