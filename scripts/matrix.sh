@@ -120,8 +120,9 @@ run_combo() { # name python core ansible -> writes $out/<name>.result
             "tests/integration/test_pod_compliance.py::test_profiles_and_checks_over_the_api" \
             tests/integration/test_artifact.py >>"$rlog" 2>&1 ;;
         molecule)
-          # One scenario at a time across combinations: its containers have fixed names.
-          flock "$MATRIX/.molecule.lock" molecule test -s sysdig_debian13 >>"$rlog" 2>&1 ;;
+          # One run of a scenario at a time, across combinations and beside scripts/test.sh's
+          # (scripts/molecule-all.sh takes the same lock): its containers have fixed names.
+          flock "$CACHE/molecule-sysdig_debian13.lock" molecule test -s sysdig_debian13 >>"$rlog" 2>&1 ;;
         *) echo "unknown stage $stage" >>"$rlog"; false ;;
       esac
       rc=$?

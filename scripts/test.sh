@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite, in order, stopping at the first failing stage:
 #   ruff -> ansible-lint -> ansible-test sanity -> build -> unit -> integration -> falco -> molecule
+# Three things run in the background from the moment they can: the Falco build and the
+# preparation of the lab's infrastructure (both from the start) and the molecule scenarios
+# (scripts/molecule-all.sh, from the start of the integration stage); the stages that need them
+# wait for them, so the summary's order and "first failing stage" are as before.
 # It installs and starts what the later stages need (Docker engine, node images, Kubernetes
 # binaries and API, sysdig) and ends with a summary of counts.
 #   scripts/test.sh                  # everything
 #   STAGES="unit integration" scripts/test.sh
+#   STAGES=molecule MOLECULE_SCENARIOS="lab_smoke sysdig" scripts/test.sh   # some scenarios only
 set -uo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo" || exit 1
@@ -107,8 +112,47 @@ prepare_infra() {
   echo "prepared in $((SECONDS - s))s"
 }
 
-rm -f "$out/falco-build.rc"
+# prepare_infra starts in the background at once too (cold: about 35 minutes of Go builds,
+# Docker and images), so it overlaps ruff, ansible-lint, sanity and unit; the stages that need
+# it wait for it (warm it is a few seconds).
+prepare_pid=
+start_prepare() {
+  [[ " $STAGES " == *" integration "* || " $STAGES " == *" falco "* || " $STAGES " == *" molecule "* ]] || return 0
+  (prepare_infra >"$out/prepare.log" 2>&1; echo $? >"$out/prepare.rc") &
+  prepare_pid=$!
+  echo "prepare started in the background (log: $out/prepare.log)"
+}
+wait_prepare() {
+  [[ -n $prepare_pid ]] || { prepare_infra; return; }
+  local s=$SECONDS
+  banner "prepare: Docker engine, node images, Kubernetes binaries, host tools"
+  wait "$prepare_pid"
+  prepare_pid=
+  cat "$out/prepare.log"
+  [[ $(cat "$out/prepare.rc" 2>/dev/null) == 0 ]] || { echo "prepare failed (log: $out/prepare.log)"; return 1; }
+  echo "(waited $((SECONDS - s))s)"
+}
+
+# The molecule scenarios run in the background (scripts/molecule-all.sh, one after another)
+# from the start of the integration stage, beside it: their nodes are containers of their own.
+# The molecule stage waits for them and reports; a failed scenario's log is printed there.
+molecule_pid=
+start_molecule() {
+  [[ " $STAGES " == *" molecule "* && -z $molecule_pid ]] || return 0
+  NODESEC_WAIT_FALCO_BUILD=$([[ -n $falco_build_pid ]] && echo 1 || echo 0) \
+    setsid scripts/molecule-all.sh "$out" ${MOLECULE_SCENARIOS:-} >"$out/molecule-all.log" 2>&1 &
+  molecule_pid=$!
+  echo "molecule scenarios started in the background (logs: $out/molecule-<scenario>.log)"
+}
+stop_background() {
+  [[ -n $molecule_pid ]] && kill -- "-$molecule_pid" 2>/dev/null
+  return 0
+}
+trap stop_background EXIT
+
+rm -f "$out/falco-build.rc" "$out/prepare.rc"
 start_falco_build
+start_prepare
 
 for stage in $STAGES; do
   case "$stage" in
@@ -125,22 +169,33 @@ for stage in $STAGES; do
       scripts/host-packages.sh || { record prepare 0 1 0 0; finish 1; }
       pytest_stage unit tests/unit ;;
     integration)
-      prepare_infra || { record prepare 0 1 0 0; finish 1; }
+      wait_prepare || { record prepare 0 1 0 0; finish 1; }
+      start_molecule
       pytest_stage integration tests/integration -m "not real_falco" ;;
     falco)
       # the tests that run the Falco built from source (after the build, which ran meanwhile)
-      prepare_infra >/dev/null && wait_falco_build || { record prepare 0 1 0 0; finish 1; }
+      wait_prepare >/dev/null && wait_falco_build || { record prepare 0 1 0 0; finish 1; }
       pytest_stage falco tests/integration -m real_falco ;;
     molecule)
-      prepare_infra >/dev/null && wait_falco_build || { record prepare 0 1 0 0; finish 1; }
+      wait_prepare >/dev/null || { record prepare 0 1 0 0; finish 1; }
+      start_molecule
       banner molecule
-      s=$SECONDS mp=0 mf=0
-      for scenario in molecule/*/molecule.yml; do
-        name=$(basename "$(dirname "$scenario")")
-        echo "---- molecule test -s $name"
-        if molecule test -s "$name"; then mp=$((mp + 1)); else mf=$((mf + 1)); record molecule "$mp" "$mf" 0 $((SECONDS - s)); finish 1; fi
-      done
-      record molecule "$mp" "$mf" 0 $((SECONDS - s)) ;;
+      s=$SECONDS
+      echo "waiting for the molecule scenarios (started in the background) ..."
+      wait "$molecule_pid"
+      molecule_pid=
+      mp=0 mf=0
+      while read -r name result secs; do
+        echo "---- molecule test -s $name: $result (${secs}s; log: $out/molecule-$name.log)"
+        if [[ $result == passed ]]; then mp=$((mp + 1)); else
+          mf=$((mf + 1))
+          tail -n 400 "$out/molecule-$name.log"
+        fi
+      done < <(cat "$out/molecule.results" 2>/dev/null)
+      [[ -f $out/molecule.rc ]] || { mf=$((mf + 1)); cat "$out/molecule-all.log"; }
+      echo "(waited $((SECONDS - s))s)"
+      record molecule "$mp" "$mf" 0 $((SECONDS - s))
+      [[ $mf -eq 0 && $(cat "$out/molecule.rc" 2>/dev/null) == 0 ]] || finish 1 ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
 done
