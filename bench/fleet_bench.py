@@ -530,7 +530,7 @@ def markdown(runs: List[Dict[str, Any]]) -> str:
             f"| {rerun} | {rratio} | {changed} | {load} |"
         )
     lines += ["", "Per phase, wall s (first converge / re-run):", ""]
-    names = [p for p, _ in PHASES]
+    names = [phase[0] for phase in PHASES]
     lines.append("| variant | transport | nodes | " + " | ".join(names) + " | startup |")
     lines.append("| --- | --- | ---: |" + " ---: |" * (len(names) + 1))
     for r in sorted(runs, key=lambda r: (r["variant"], r["transport"], r["nodes"])):

@@ -47,7 +47,7 @@ pytestmark = [
 
 def read_env(path: Path) -> Dict[str, str]:
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {k: v for k, v in pairs}
+    return dict(pairs)
 
 
 @pytest.fixture(name="sysdig_build", scope="module")

@@ -78,7 +78,7 @@ def test_a_removed_entry_leaves_the_rule_set_that_is_validated():
     recorded = [LOCAL, ETC_WRITES, RETIRED]
     plan = run([entry(LOCAL), entry(ETC_WRITES)], recorded, on_node=[BASE, LOCAL, ETC_WRITES, RETIRED, HANDMADE])
     assert plan["remove"] == [RETIRED]
-    assert RETIRED not in [name for name, _, _ in loaded(plan)]
+    assert RETIRED not in [entry[0] for entry in loaded(plan)]
     # the hand-made file stays and is checked with the rest
     assert (HANDMADE, HANDMADE, False) in loaded(plan)
     assert ms.parse_state(plan["state_before"]) == sorted(recorded)
