@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from builds import build_env_file
 
 REPO = Path(__file__).resolve().parents[2]
-BUILD = REPO / "scripts" / "falco-build.sh"
 DIFFERENTIAL = REPO / "scripts" / "falco_differential" / "differential.py"
 CORPUS_SIZE = 3000
 
@@ -33,12 +33,7 @@ pytestmark = [
 
 @pytest.fixture(name="falco_env", scope="module")
 def falco_env_fixture() -> Path:
-    proc = subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, check=False, timeout=7200)
-    assert proc.returncode == 0, f"scripts/falco-build.sh failed:\n{proc.stderr[-3000:]}"
-    folder = Path(proc.stdout.strip().splitlines()[-1])
-    env = folder / "env"
-    assert env.is_file(), f"no env file in {folder}"
-    return env
+    return build_env_file("falco-build.sh")
 
 
 def test_checker_agrees_with_real_falco(falco_env: Path, tmp_path: Path) -> None:

@@ -31,9 +31,9 @@ from typing import Dict, List
 
 import ansible_adhoc
 import pytest
+from builds import build_env
 
 REPO = Path(__file__).resolve().parents[2]
-BUILD = REPO / "scripts" / "falco-build.sh"
 DATA = REPO / "tests" / "testdata" / "falco_replay"
 RULES = DATA / "rules.yaml"
 BROKEN = DATA / "broken.yaml"
@@ -56,19 +56,9 @@ pytestmark = [
 ]
 
 
-def read_env(path: Path) -> Dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {k: v.strip('"') for k, v in pairs}
-
-
 @pytest.fixture(name="falco", scope="module")
 def falco_fixture() -> Dict[str, str]:
-    proc = subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, check=False, timeout=7200)
-    assert proc.returncode == 0, f"scripts/falco-build.sh failed:\n{proc.stderr[-3000:]}"
-    folder = Path(proc.stdout.strip().splitlines()[-1])
-    env = folder / "env"
-    assert env.is_file(), f"no env file in {folder}"
-    return read_env(env)
+    return build_env("falco-build.sh")
 
 
 def module_args(build: Dict[str, str], **extra) -> dict:

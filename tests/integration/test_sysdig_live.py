@@ -29,9 +29,9 @@ from typing import Dict, Iterator, List
 
 import ansible_adhoc
 import pytest
+from builds import build_env_file, read_env
 
 REPO = Path(__file__).resolve().parents[2]
-BUILD = REPO / "scripts" / "sysdig-build.sh"
 IMAGE = "nodesec-node:debian12"
 PROBE = "nodesec-sysdig-probe"
 SEED_FORMAT = "*%evt.time,%user.uid,%proc.name"
@@ -45,18 +45,9 @@ pytestmark = [
 ]
 
 
-def read_env(path: Path) -> Dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return dict(pairs)
-
-
 @pytest.fixture(name="sysdig_build", scope="module")
 def sysdig_build_fixture() -> Dict[str, str]:
-    proc = subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, check=False, timeout=7200)
-    assert proc.returncode == 0, f"scripts/sysdig-build.sh failed:\n{proc.stderr[-3000:]}"
-    folder = Path(proc.stdout.strip().splitlines()[-1])
-    env = folder / "env"
-    assert env.is_file(), f"no env file in {folder}"
+    env = build_env_file("sysdig-build.sh")
     values = read_env(env)
     for key in ("SYSDIG", "DEB"):
         assert Path(values[key]).is_file(), f"{env}: {key}={values.get(key)} does not exist"
