@@ -17,38 +17,13 @@ from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.managed_s
 
 
 def falco_rules_plan(
-    rendered: Sequence[Mapping[str, str]],
-    recorded_text: Optional[str] = None,
-    *,
-    rules_dir: str,
-    local_file: str,
-    base_files: Sequence[str],
-    staging_dir: str,
-    existing: Sequence[str],
-    found_in_rules_dir: Sequence[str],
-    present: Sequence[str],
-    local_reset_content: str,
-    prune: bool = True,
-    texts: Optional[Mapping[str, str]] = None,
-    state_file: str = "the state file",
+    rendered: Sequence[Mapping[str, str]], recorded_text: Optional[str] = None, **options: Any
 ) -> Dict[str, Any]:
-    """What the role writes, checks, removes and records on a node (see the filter's docs)."""
+    """What the role writes, checks, removes and records on a node (see the filter's docs); the
+    keyword options are those of managed_state.rules_plan, which is the one place they are
+    defined."""
     try:
-        return rules_plan(
-            rendered,
-            recorded_text,
-            rules_dir=rules_dir,
-            local_file=local_file,
-            base_files=base_files,
-            staging_dir=staging_dir,
-            existing=existing,
-            found_in_rules_dir=found_in_rules_dir,
-            present=present,
-            local_reset_content=local_reset_content,
-            prune=bool(prune),
-            texts=texts,
-            state_file=state_file,
-        )
+        return rules_plan(rendered, recorded_text, **options)
     except ManagedRulesStateError as exc:
         raise AnsibleFilterError(
             f"falco_rules_plan: {exc}. It lists the rules files the falco role wrote; "
