@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, in order, stopping at the first failing stage:
-#   ruff -> ansible-lint -> ansible-test sanity -> build -> unit -> integration -> falco -> molecule
-# Three things run in the background from the moment they can: the Falco build and the
-# preparation of the lab's infrastructure (both from the start) and the molecule scenarios
+#   ruff -> ansible-lint -> ansible-test sanity -> build -> unit -> integration -> falco -> sysdig
+#   -> molecule
+# Four things run in the background from the moment they can: the Falco and sysdig builds and
+# the preparation of the lab's infrastructure (all three from the start) and the molecule scenarios
 # (scripts/molecule-all.sh, from the start of the integration stage); the stages that need them
 # wait for them, so the summary's order and "first failing stage" are as before.
 # It installs and starts what the later stages need (Docker engine, node images, Kubernetes
@@ -17,7 +18,7 @@ export PATH="$repo/.venv/bin:$PATH"
 export ANSIBLE_CONFIG="$repo/ansible.cfg"
 export ANSIBLE_COLLECTIONS_PATH="$repo/.build/collections"
 export MOLECULE_GLOB="molecule/*/molecule.yml"
-STAGES="${STAGES:-ruff lint sanity build unit integration falco molecule}"
+STAGES="${STAGES:-ruff lint sanity build unit integration falco sysdig molecule}"
 out="$repo/.build/test-results"
 mkdir -p "$out"
 rm -f "$out"/*.xml
@@ -75,29 +76,40 @@ pytest_stage() { # name pytest-args...
   [[ $rc -eq 0 ]] || finish 1
 }
 
-# Falco 0.44.1 from source (scripts/falco-build.sh; cached by recipe, warm 0.02 s, cold about
-# 15-50 min depending on load) builds in the background from the start, while the early stages
-# run; the falco stage (tests marked real_falco: the differential test) and the molecule stage
-# wait for it, so the integration tests that do not need Falco run while it compiles.
-falco_build_pid=
-start_falco_build() {
-  [[ " $STAGES " == *" falco "* || " $STAGES " == *" molecule "* ]] || return 0
-  (scripts/falco-build.sh >"$out/falco-build.out" 2>"$out/falco-build.log"; echo $? >"$out/falco-build.rc") &
-  falco_build_pid=$!
-  echo "Falco build started in the background (log: $out/falco-build.log)"
+# The programs built from ../shared/vendor build in the background from the start, while the
+# early stages run (each cached by its recipe: warm a fraction of a second, cold tens of minutes):
+# Falco 0.44.1 (scripts/falco-build.sh), which the falco stage (tests marked real_falco: the
+# differential test, falco_rules_test) and the molecule stage wait for, and sysdig 0.36.0
+# (scripts/sysdig-build.sh, one nice level lower: only the last test stage needs it), which the
+# sysdig stage (tests marked real_sysdig: live captures) waits for. The integration tests that
+# need neither run meanwhile.
+declare -A build_pid=()
+start_build() { # name script nice-increment
+  local name=$1 script=$2 nice_inc=$3
+  (nice -n "$nice_inc" "scripts/$script" >"$out/$name-build.out" 2>"$out/$name-build.log"
+    echo $? >"$out/$name-build.rc") &
+  build_pid[$name]=$!
+  echo "$name build started in the background (log: $out/$name-build.log)"
 }
-wait_falco_build() {
-  [[ -n $falco_build_pid ]] || return 0
-  local s=$SECONDS
-  echo "waiting for the Falco build (log: $out/falco-build.log) ..."
-  wait "$falco_build_pid"
-  falco_build_pid=
-  if [[ $(cat "$out/falco-build.rc" 2>/dev/null) != 0 ]]; then
-    tail -n 40 "$out/falco-build.log"
-    echo "the Falco build failed (full log: $out/falco-build.log)"
+start_builds() {
+  if [[ " $STAGES " == *" falco "* || " $STAGES " == *" molecule "* ]]; then
+    start_build falco falco-build.sh 0
+  fi
+  if [[ " $STAGES " == *" sysdig "* ]]; then start_build sysdig sysdig-build.sh 5; fi
+  return 0
+}
+wait_build() { # name
+  local name=$1 s=$SECONDS
+  [[ -n ${build_pid[$name]:-} ]] || return 0
+  echo "waiting for the $name build (log: $out/$name-build.log) ..."
+  wait "${build_pid[$name]}"
+  build_pid[$name]=
+  if [[ $(cat "$out/$name-build.rc" 2>/dev/null) != 0 ]]; then
+    tail -n 40 "$out/$name-build.log"
+    echo "the $name build failed (full log: $out/$name-build.log)"
     return 1
   fi
-  echo "Falco: $(tail -n 1 "$out/falco-build.out") (waited $((SECONDS - s))s)"
+  echo "$name: $(tail -n 1 "$out/$name-build.out") (waited $((SECONDS - s))s)"
 }
 
 prepare_infra() {
@@ -117,7 +129,8 @@ prepare_infra() {
 # it wait for it (warm it is a few seconds).
 prepare_pid=
 start_prepare() {
-  [[ " $STAGES " == *" integration "* || " $STAGES " == *" falco "* || " $STAGES " == *" molecule "* ]] || return 0
+  [[ " $STAGES " == *" integration "* || " $STAGES " == *" falco "* || " $STAGES " == *" sysdig "* ||
+    " $STAGES " == *" molecule "* ]] || return 0
   (prepare_infra >"$out/prepare.log" 2>&1; echo $? >"$out/prepare.rc") &
   prepare_pid=$!
   echo "prepare started in the background (log: $out/prepare.log)"
@@ -139,7 +152,7 @@ wait_prepare() {
 molecule_pid=
 start_molecule() {
   [[ " $STAGES " == *" molecule "* && -z $molecule_pid ]] || return 0
-  NODESEC_WAIT_FALCO_BUILD=$([[ -n $falco_build_pid ]] && echo 1 || echo 0) \
+  NODESEC_WAIT_FALCO_BUILD=$([[ -n ${build_pid[falco]:-} ]] && echo 1 || echo 0) \
     setsid scripts/molecule-all.sh "$out" ${MOLECULE_SCENARIOS:-} >"$out/molecule-all.log" 2>&1 &
   molecule_pid=$!
   echo "molecule scenarios started in the background (logs: $out/molecule-<scenario>.log)"
@@ -150,8 +163,8 @@ stop_background() {
 }
 trap stop_background EXIT
 
-rm -f "$out/falco-build.rc" "$out/prepare.rc"
-start_falco_build
+rm -f "$out/falco-build.rc" "$out/sysdig-build.rc" "$out/prepare.rc"
+start_builds
 start_prepare
 
 for stage in $STAGES; do
@@ -171,11 +184,15 @@ for stage in $STAGES; do
     integration)
       wait_prepare || { record prepare 0 1 0 0; finish 1; }
       start_molecule
-      pytest_stage integration tests/integration -m "not real_falco" ;;
+      pytest_stage integration tests/integration -m "not real_falco and not real_sysdig" ;;
     falco)
       # the tests that run the Falco built from source (after the build, which ran meanwhile)
-      wait_prepare >/dev/null && wait_falco_build || { record prepare 0 1 0 0; finish 1; }
+      wait_prepare >/dev/null && wait_build falco || { record prepare 0 1 0 0; finish 1; }
       pytest_stage falco tests/integration -m real_falco ;;
+    sysdig)
+      # live captures with the sysdig built from source (after its build, which ran meanwhile)
+      wait_prepare >/dev/null && wait_build sysdig || { record prepare 0 1 0 0; finish 1; }
+      pytest_stage sysdig tests/integration -m real_sysdig ;;
     molecule)
       wait_prepare >/dev/null || { record prepare 0 1 0 0; finish 1; }
       start_molecule
