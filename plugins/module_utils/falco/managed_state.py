@@ -208,6 +208,9 @@ def rules_plan(
       left out (what ``falco -V`` is run over);
     * ``check_files``: ``[{name, content}]`` the same files with their text, for the controller
       check (empty when ``texts`` is ``None``);
+    * ``test_files``: the same files for the rule tests on the node (``falco_rules_test``'s
+      ``rules_files``): ``{name, content}`` for the files in ``managed`` (not live yet, and not
+      staged in check mode), ``{name, path}`` for the others;
     * ``remove``, ``reset``, ``kept``, ``state_before``, ``state_after``: as :func:`prune_plan`,
       ``reset`` holding the local rules file when the role wrote it and ``falco_rules`` is now empty.
     """
@@ -253,5 +256,9 @@ def rules_plan(
         "managed": managed,
         "rule_set": [{"name": e["name"], "path": e["path"], "managed": e["managed"]} for e in ordered],
         "check_files": check_files,
+        "test_files": [
+            {"name": e["name"], "content": e["content"]} if e["managed"] else {"name": e["name"], "path": e["path"]}
+            for e in ordered
+        ],
         **pruning,
     }

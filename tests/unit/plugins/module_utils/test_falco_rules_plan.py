@@ -117,6 +117,19 @@ def test_a_local_rules_file_the_role_never_wrote_is_left_alone_and_checked_as_it
     assert plan["check_files"][1] == {"name": LOCAL, "content": "- list: mine\n  items: []\n"}
 
 
+def test_the_rule_tests_get_our_files_as_planned_and_the_others_by_their_node_path():
+    # falco_rules_test runs before the install (and in check mode, where nothing is staged), so
+    # our files go by content under their live name; the node's own files by path; removed ones not at all
+    plan = run([entry(ETC_WRITES)], [ETC_WRITES, RETIRED], on_node=[BASE, LOCAL, HANDMADE, ETC_WRITES, RETIRED])
+    assert plan["test_files"] == [
+        {"name": BASE, "path": BASE},
+        {"name": LOCAL, "path": LOCAL},
+        {"name": HANDMADE, "path": HANDMADE},
+        {"name": ETC_WRITES, "content": entry(ETC_WRITES)["content"]},
+    ]
+    assert [f["name"] for f in plan["test_files"]] == [e["name"] for e in plan["rule_set"]]
+
+
 def test_a_broken_state_file_stops_the_plan_naming_the_file():
     with pytest.raises(ms.ManagedRulesStateError, match=r"^/etc/falco/\.nodesec-managed-rules\.json is not JSON"):
         ms.rules_plan(
