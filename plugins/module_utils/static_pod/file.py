@@ -86,9 +86,12 @@ class ManifestFile:
         return dest
 
     def write_atomic(self, text: str) -> None:
-        """Through the collection's atomic writer: a dotfile in the folder, which the kubelet ignores."""
+        """Through the collection's atomic writer, the temporary file made in the manifests
+        folder's parent (``/etc/kubernetes`` for kubeadm) when it is on the same filesystem: a
+        run killed between writing and renaming leaves no file in the folder the kubelet
+        watches (it would ignore a dotfile, but kubeadm, backups and people would see it)."""
         try:
-            write_atomic(self.path, text)
+            write_atomic(self.path, text, tmp_dir=os.path.dirname(os.path.dirname(os.path.abspath(self.path))))
         except FileIOError as exc:
             raise ManifestIOError(str(exc), "path") from exc
 

@@ -72,3 +72,57 @@ def test_failure_names_the_field_and_leaves_nothing_behind(tmp_path, monkeypatch
 def test_missing_folder_is_a_file_error(tmp_path):
     with pytest.raises(FileIOError, match="cannot write"):
         write_atomic(str(tmp_path / "nope" / "f"), "x")
+
+
+def _renames(monkeypatch):
+    """Record the (source, target) of every os.replace, then do it."""
+    seen = []
+    real = os.replace
+
+    def replace(src, dst):
+        seen.append((os.fspath(src), os.fspath(dst)))
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    return seen
+
+
+def test_tmp_dir_on_the_same_filesystem_holds_the_temporary_file(tmp_path, monkeypatch):
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    target = manifests / "kube-apiserver.yaml"
+    target.write_text("old")
+    seen = _renames(monkeypatch)
+    write_atomic(str(target), "new", tmp_dir=str(tmp_path))
+    ((src, dst),) = seen
+    assert os.path.dirname(src) == str(tmp_path) and os.path.basename(src).startswith(".kube-apiserver.yaml.")
+    assert dst == str(target) and target.read_text() == "new"
+    assert sorted(os.listdir(tmp_path)) == ["manifests"] and os.listdir(manifests) == ["kube-apiserver.yaml"]
+
+
+def test_a_killed_write_leaves_nothing_in_the_watched_folder(tmp_path, monkeypatch):
+    # SIGKILL between writing and renaming, as test_audit_logging_safety does on a real node:
+    # what is left behind is the dotfile in tmp_dir, never in the target's folder
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    target = manifests / "kube-apiserver.yaml"
+    target.write_text("old")
+
+    def killed(src, dst):
+        raise KeyboardInterrupt  # not an OSError: the writer's cleanup does not run, as under SIGKILL
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(str(target), "new", tmp_dir=str(tmp_path))
+    assert os.listdir(manifests) == ["kube-apiserver.yaml"] and target.read_text() == "old"
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".kube-apiserver.yaml.")]
+
+
+def test_tmp_dir_that_is_not_usable_falls_back_to_the_target_s_folder(tmp_path, monkeypatch):
+    target = tmp_path / "kube-apiserver.yaml"
+    target.write_text("old")
+    seen = _renames(monkeypatch)
+    write_atomic(str(target), "new", tmp_dir=str(tmp_path / "absent"))
+    ((src, _dst),) = seen
+    assert os.path.dirname(src) == str(tmp_path)
+    assert target.read_text() == "new"
