@@ -25,7 +25,7 @@ from types import ModuleType
 
 import pytest
 from ansible_collections.nodesec.kubernetes.plugins.module_utils import falco_rules
-from builds import build_env_file
+from builds import build_env_file, read_env
 
 REPO = Path(__file__).resolve().parents[2]
 DIFFERENTIAL = REPO / "scripts" / "falco_differential" / "differential.py"
@@ -95,7 +95,7 @@ def test_checker_agrees_with_real_falco(falco_env: Path, tmp_path: Path) -> None
 def test_deep_nesting_agrees_with_real_falco(falco_env: Path, tmp_path: Path) -> None:
     nesting = _script("nesting")
     differential = _script("differential")
-    env = differential.read_env(str(falco_env))
+    env = read_env(falco_env)
     cases = [(f"{kind}-{depth}", text) for depth in nesting.DEPTHS for kind, text in nesting.kinds(depth)]
     cases += [(f"{kind}-{depth}", text) for depth in nesting.BROKEN_DEPTHS for kind, text in nesting.broken(depth)]
     disagreements = []
