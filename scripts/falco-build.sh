@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Falco 0.44.1 from source (../shared/vendor tarballs, no download at build time except Debian
-# and PyPI packages and the container plugin's Go modules), with the modern eBPF probe compiled
-# in, plus the container plugin 0.7.1, packaged like the vendor's falco .deb.
+# and PyPI packages, the container plugin's Go modules and, where no Go 1.25+ is installed, the
+# pinned Go toolchain module), with the modern eBPF probe compiled in, plus the container
+# plugin 0.7.1, packaged like the vendor's falco .deb.
 #
 #   scripts/falco-build.sh      # build what is missing, print the output folder on stdout
 #
@@ -25,6 +26,8 @@ LOG_TAG=falco-build
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/lib/common.sh
 source "$HERE/lib/common.sh"
+# shellcheck source=scripts/lib/go-toolchain.sh
+source "$HERE/lib/go-toolchain.sh"
 
 FALCO_VERSION=0.44.1
 LIBS_VERSION=0.25.4
@@ -94,7 +97,6 @@ deps() {
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q "cmake==$CMAKE_PYPI_VERSION"
   fi
-  command -v go >/dev/null || [[ -x /usr/local/go/bin/go ]] || die "the container plugin needs Go (scripts/go-toolchain or /usr/local/go)"
 }
 CMAKE="$NODESEC_CACHE/build/cmake-$CMAKE_PYPI_VERSION/bin/cmake"
 export PATH="$PATH:/usr/local/go/bin"
@@ -145,6 +147,9 @@ build_libbpf() {
 build_plugin() {
   local b="$WORK/plugin" s="$SRC/container-plugin-$PLUGIN_VERSION/plugins/container"
   [[ -f $b/libcontainer.so ]] && return 0
+  # Its Go part needs Go >= 1.25: the one on PATH, or the pinned toolchain fetched once from the
+  # Go module proxy (scripts/lib/go-toolchain.sh), so a fresh Debian 12 needs no Go installed.
+  nodesec_go_toolchain || die "the container plugin needs Go >= 1.25 (scripts/lib/go-toolchain.sh could not fetch it)"
   # btrfs.cmake clones btrfs-progs only for headers; Debian's libbtrfs-dev has them in
   # /usr/include/btrfs, so an empty checkout with the version.h.in it configures is enough.
   mkdir -p "$b/_deps/btrfs-src/libbtrfs"

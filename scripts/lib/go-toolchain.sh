@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # shellcheck shell=bash
 # A Go toolchain >= 1.25 for the scripts that build Go programs (k8s-binaries.sh,
-# helm-binary.sh, and through them gen-kubeadm-manifests.sh, lab.sh, test.sh), on a machine
-# without one: the pinned toolchain module golang.org/toolchain@v0.0.1-go<version>.linux-amd64
-# fetched from the Go module proxy the way GOTOOLCHAIN does (GOPROXY from the environment, or
-# Go's default), its SHA-256 checked against the one pinned here, unpacked into
-# ~/.cache/nodesec/go-<version>/ (NODESEC_CACHE) and put first on PATH. A `go` already on PATH
-# that is 1.25 or newer is used as it is. Needs bash, python3 and coreutils only.
+# helm-binary.sh, falco-build.sh's container plugin, and through them gen-kubeadm-manifests.sh,
+# lab.sh, test.sh), on a machine without one: the pinned toolchain module
+# golang.org/toolchain@v0.0.1-go<version>.linux-amd64 fetched from the Go module proxy the way
+# GOTOOLCHAIN does (GOPROXY from the environment, or Go's default), its SHA-256 checked against
+# the one pinned here, unpacked into ~/.cache/nodesec/go-<version>/ (NODESEC_CACHE) and put
+# first on PATH. A `go` already on PATH that is 1.25 or newer is used as it is. Needs bash,
+# python3 and coreutils only.
 #
 #   source scripts/lib/go-toolchain.sh && nodesec_go_toolchain   # `go` on PATH afterwards
 #   scripts/lib/go-toolchain.sh                                  # same; prints go's bin folder
