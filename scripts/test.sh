@@ -57,6 +57,12 @@ print(t - f - sk, f, sk)
 PY
 }
 
+wants() { # stage...: true when STAGES names any of them
+  local st
+  for st in "$@"; do [[ " $STAGES " == *" $st "* ]] && return 0; done
+  return 1
+}
+
 simple_stage() { # name command...
   local name=$1; shift
   banner "$name"
@@ -92,10 +98,8 @@ start_build() { # name script nice-increment
   echo "$name build started in the background (log: $out/$name-build.log)"
 }
 start_builds() {
-  if [[ " $STAGES " == *" falco "* || " $STAGES " == *" molecule "* ]]; then
-    start_build falco falco-build.sh 0
-  fi
-  if [[ " $STAGES " == *" sysdig "* ]]; then start_build sysdig sysdig-build.sh 5; fi
+  if wants falco molecule; then start_build falco falco-build.sh 0; fi
+  if wants sysdig; then start_build sysdig sysdig-build.sh 5; fi
   return 0
 }
 wait_build() { # name
@@ -129,8 +133,7 @@ prepare_infra() {
 # it wait for it (warm it is a few seconds).
 prepare_pid=
 start_prepare() {
-  [[ " $STAGES " == *" integration "* || " $STAGES " == *" falco "* || " $STAGES " == *" sysdig "* ||
-    " $STAGES " == *" molecule "* ]] || return 0
+  wants integration falco sysdig molecule || return 0
   (prepare_infra >"$out/prepare.log" 2>&1; echo $? >"$out/prepare.rc") &
   prepare_pid=$!
   echo "prepare started in the background (log: $out/prepare.log)"
@@ -151,7 +154,7 @@ wait_prepare() {
 # The molecule stage waits for them and reports; a failed scenario's log is printed there.
 molecule_pid=
 start_molecule() {
-  [[ " $STAGES " == *" molecule "* && -z $molecule_pid ]] || return 0
+  wants molecule && [[ -z $molecule_pid ]] || return 0
   NODESEC_WAIT_FALCO_BUILD=$([[ -n ${build_pid[falco]:-} ]] && echo 1 || echo 0) \
     setsid scripts/molecule-all.sh "$out" ${MOLECULE_SCENARIOS:-} >"$out/molecule-all.log" 2>&1 &
   molecule_pid=$!
