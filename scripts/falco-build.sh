@@ -99,7 +99,6 @@ deps() {
   fi
 }
 CMAKE="$NODESEC_CACHE/build/cmake-$CMAKE_PYPI_VERSION/bin/cmake"
-export PATH="$PATH:/usr/local/go/bin"
 SRC="$WORK/src"
 
 unpack() {
