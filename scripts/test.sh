@@ -74,7 +74,7 @@ pytest_stage() { # name pytest-args...
   local name=$1; shift
   banner "$name"
   local s=$SECONDS rc
-  pytest -p no:cacheprovider --junitxml="$out/$name.xml" "$@"
+  pytest -p no:cacheprovider --durations=15 --junitxml="$out/$name.xml" "$@"
   rc=$?
   read -r p f sk < <(junit_counts "$out/$name.xml")
   if [[ $rc -eq 5 ]]; then echo "no tests collected in $name"; rc=1; fi
