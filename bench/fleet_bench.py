@@ -8,7 +8,7 @@ systemd as PID 1, host network, reached with community.docker.docker), named
 ``nodesec-fleet-<i>`` and labelled ``org.nodesec.bench=fleet``; then, with ``--forks N``:
 
 1. (``--probe``) a transport probe: five ``ping`` tasks and one ``command``, the fixed cost of one
-   task on N hosts, with the lab's transport and with the tuned one;
+   task on N hosts, with each transport (unpipelined, lab, tuned);
 2. the first converge, ``ansible-playbook playbooks/sysdig.yml playbooks/falco.yml`` (the node
    plays of playbooks/site.yml, in its order), the real Falco package of scripts/falco-build.sh
    installed as the lab does (``NODESEC_FALCO_DEB``, falco_install_method package_file);
@@ -21,7 +21,8 @@ waited for); ``masked`` masks falco-modern-bpf.service on the nodes before the c
 falco_service_manage=false: Falco installed, rules validated (falco -V) and configured, no
 service (20 eBPF Falcos on one 2-core machine each process every syscall of the host).
 Transports (``--transports``): ``lab`` is what inventories/lab*/hosts.yml and ansible.cfg do
-(``ansible_user: root``, no pipelining); ``tuned`` drops ansible_user and turns pipelining on.
+(``ansible_user: root``, pipelining on since 3 Dec 2026); ``tuned`` also drops ansible_user;
+``unpipelined`` is the lab before that change (``ansible_user: root``, pipelining off).
 
 Every run records its wall time, a timing callback's per-task and per-host times (grouped into
 phases: facts, apt, package copy and install, controller rules check, falco -V, Falco start and
@@ -348,7 +349,7 @@ def inventory(n: int, deb: str, variant: str, transport: str) -> Dict[str, Any]:
         "falco_file_output": {"enabled": True, "keep_alive": False, "filename": "/var/log/falco-events.log"},
         "falco_rules": example["falco_rules"],
     }
-    if transport == "lab":
+    if transport in ("lab", "unpipelined"):
         node_vars["ansible_user"] = "root"
     hosts = {
         f"fleet-{i}": {"ansible_host": node_name(i), "falco_webserver_listen_port": PORT_BASE + i}
@@ -369,7 +370,7 @@ def ansible_env(transport: str, plugins: Path, timing: Path) -> Dict[str, str]:
         "ANSIBLE_FORCE_COLOR": "0",
         "NODESEC_FLEET_TIMING": str(timing),
     }
-    env["ANSIBLE_PIPELINING"] = "True" if transport == "tuned" else "False"
+    env["ANSIBLE_PIPELINING"] = "False" if transport == "unpipelined" else "True"
     return env
 
 
@@ -482,7 +483,7 @@ def bench_one(n: int, variant: str, transport: str, args: argparse.Namespace, de
             res["cgroups_found"] = sum(1 for c in meter.cgroups if c is not None)
             if args.probe:
                 res["probe"] = {}
-                for tr in ("lab", "tuned"):
+                for tr in ("unpipelined", "lab", "tuned"):
                     pinv = tmpd / f"probe-{tr}.yml"
                     pinv.write_text(yaml.safe_dump(inventory(n, deb, variant, tr), sort_keys=False))
                     env = ansible_env(tr, tmpd / "plugins", tmpd / "timing.json")
@@ -565,7 +566,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[1, 5, 10, 20])
     ap.add_argument("--variants", nargs="+", default=["service"], choices=["service", "masked"])
-    ap.add_argument("--transports", nargs="+", default=["lab"], choices=["lab", "tuned"])
+    ap.add_argument("--transports", nargs="+", default=["lab"], choices=["lab", "tuned", "unpipelined"])
     ap.add_argument("--image", default="nodesec-node:debian12")
     ap.add_argument("--falco-deb", help="the Falco .deb (default: $NODESEC_FALCO_DEB or the cached build's)")
     ap.add_argument("--probe", action="store_true", help="time a 6-task probe play with each transport first")
