@@ -82,6 +82,34 @@ pytest_stage() { # name pytest-args...
   [[ $rc -eq 0 ]] || finish 1
 }
 
+# The integration stage runs two pytest processes side by side: the tests of the kubeadm lab
+# (marker kubeadm_lab: they restart its real kube-apiserver under its kubelet, mostly waiting)
+# in the background, the others (the fast API of k8s-api.sh, the plain lab nodes, builds) in
+# the foreground; they share no container, port or state. The background lane's output is
+# printed when both are done; the stage's counts are the sum of both junit files.
+pytest_lanes() { # name marker-expression pytest-args...
+  local name=$1 expr=$2; shift 2
+  banner "$name (two lanes: kubeadm_lab beside the rest)"
+  local s=$SECONDS rc_lab rc_rest lab_pid p f sk p2 f2 sk2
+  pytest -p no:cacheprovider --durations=15 --junitxml="$out/$name-kubeadm_lab.xml" \
+    -m "kubeadm_lab and ($expr)" "$@" >"$out/$name-kubeadm_lab.log" 2>&1 &
+  lab_pid=$!
+  echo "lane kubeadm_lab started in the background (log: $out/$name-kubeadm_lab.log)"
+  pytest -p no:cacheprovider --durations=15 --junitxml="$out/$name.xml" -m "not kubeadm_lab and ($expr)" "$@"
+  rc_rest=$?
+  echo "waiting for the lane kubeadm_lab ..."
+  wait "$lab_pid"
+  rc_lab=$?
+  banner "$name: lane kubeadm_lab (ran beside the above)"
+  cat "$out/$name-kubeadm_lab.log"
+  read -r p f sk < <(junit_counts "$out/$name.xml")
+  read -r p2 f2 sk2 < <(junit_counts "$out/$name-kubeadm_lab.xml")
+  if [[ $rc_rest -eq 5 ]]; then echo "no tests collected in $name (not kubeadm_lab)"; rc_rest=1; fi
+  if [[ $rc_lab -eq 5 ]]; then echo "no tests collected in $name (kubeadm_lab)"; rc_lab=1; fi
+  record "$name" $((p + p2)) $((f + f2)) $((sk + sk2)) $((SECONDS - s))
+  [[ $rc_rest -eq 0 && $rc_lab -eq 0 ]] || finish 1
+}
+
 # The programs built from ../shared/vendor build in the background from the start, while the
 # early stages run (each cached by its recipe: warm a fraction of a second, cold tens of minutes):
 # Falco 0.44.1 (scripts/falco-build.sh), which the falco stage (tests marked real_falco: the
@@ -187,7 +215,7 @@ for stage in $STAGES; do
     integration)
       wait_prepare || { record prepare 0 1 0 0; finish 1; }
       start_molecule
-      pytest_stage integration tests/integration -m "not real_falco and not real_sysdig" ;;
+      pytest_lanes integration "not real_falco and not real_sysdig" tests/integration ;;
     falco)
       # the tests that run the Falco built from source (after the build, which ran meanwhile)
       wait_prepare >/dev/null && wait_build falco || { record prepare 0 1 0 0; finish 1; }

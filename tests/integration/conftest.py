@@ -12,6 +12,9 @@
 - ``kubeadm_lab`` (function): the kubeadm lab (scripts/lab-kubeadm.sh) up and its API ready, a
   ``lab_fixtures.KubeadmLab``. Brought up when it is down (a test may have taken it down); if
   this session brought it up, it is removed at the session's end (NODESEC_KEEP_LAB=1 keeps it).
+  A test that takes this fixture is marked ``kubeadm_lab`` at collection (mark by hand a test
+  that drives scripts/lab-kubeadm.sh itself): scripts/test.sh runs the kubeadm lab's tests in a
+  pytest of their own beside the others, so a test of the lab must never land in the other one.
 
 Mark tests with ``pytest.mark.integration``.
 """
@@ -152,3 +155,10 @@ def kubeadm_lab(_kubeadm_lab_session: dict) -> KubeadmLab:
     lab, was_down = ensure_kubeadm_lab()
     _kubeadm_lab_session["brought_up"] |= was_down
     return lab
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that takes the ``kubeadm_lab`` fixture ``kubeadm_lab`` (its lane in scripts/test.sh)."""
+    for item in items:
+        if "kubeadm_lab" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.kubeadm_lab)

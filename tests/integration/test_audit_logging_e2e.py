@@ -32,6 +32,7 @@ from audit_lab import BACKUPS, LOG, MANIFEST, POLICY, node, run_role
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.kubeadm_lab,
     pytest.mark.skipif(os.environ.get("NODESEC_KUBEADM_LAB") == "0", reason="NODESEC_KUBEADM_LAB=0"),
 ]
 

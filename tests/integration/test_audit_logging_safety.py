@@ -33,6 +33,7 @@ from audit_lab import BACKUPS, CP, MANIFEST, node, run_role, start_role
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.kubeadm_lab,
     pytest.mark.skipif(os.environ.get("NODESEC_KUBEADM_LAB") == "0", reason="NODESEC_KUBEADM_LAB=0"),
 ]
 

@@ -19,6 +19,7 @@ import pytest
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.kubeadm_lab,
     pytest.mark.skipif(os.environ.get("NODESEC_KUBEADM_LAB") == "0", reason="NODESEC_KUBEADM_LAB=0"),
 ]
 

@@ -23,6 +23,7 @@ from lab_fixtures import lab_kubeadm
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.kubeadm_lab,
     pytest.mark.skipif(os.environ.get("NODESEC_KUBEADM_LAB") == "0", reason="NODESEC_KUBEADM_LAB=0"),
 ]
 
