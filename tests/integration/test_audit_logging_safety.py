@@ -5,7 +5,7 @@
    API server runs B's manifest; C, started at the same time with a lock timeout of 3 s, fails
    naming the holder and changes nothing (and does not release A's lock).
 2. The play SIGKILLed while the manifest module runs on the node (the controller's processes
-   and the module's on the node, at three moments): the manifest is the old one or the new one,
+   and the module's on the node, at two moments): the manifest is the old one or the new one,
    never torn; when it is the new one, the backup of the old one is there; no stray file in the
    manifests folder (the writer's temporary file lives in its parent); the killed run's lock is
    left, a later run names it, and once it is removed the role converges again.
@@ -125,21 +125,43 @@ def test_two_runs_at_once_serialise_on_the_node_lock(kubeadm_lab):
 
 
 def module_pids(node_ns: str) -> list[int]:
-    """The manifest module's processes on cp1, seen from the host: those in cp1's PID namespace
-    ``node_ns`` only. Molecule scenarios run beside the integration tests (scripts/test.sh) and
-    their nodes run the same module, which must neither count as the moment nor be killed."""
-    found = []
+    """The processes of the module Ansible runs on cp1, seen from the host: in cp1's PID namespace
+    ``node_ns`` only, the shell Ansible starts for a module (``/bin/sh -c '<python> [AnsiballZ
+    file] && sleep 0'``: the file without pipelining, the module on stdin with it) and everything
+    under it (the module's Python). Molecule scenarios run beside the integration tests
+    (scripts/test.sh) and their nodes run the same module, which must not be killed. Called at
+    the moment of the manifest module (its payload is unpacked on cp1), when the role's play on
+    cp1 runs no other task."""
+    parent: dict[int, int] = {}
+    shells = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if b"AnsiballZ_static_pod_manifest" in (entry / "cmdline").read_bytes() and (
-                os.readlink(entry / "ns" / "pid") == node_ns
-            ):
-                found.append(int(entry.name))
-        except OSError:
+            if os.readlink(entry / "ns" / "pid") != node_ns:
+                continue
+            stat = (entry / "stat").read_text()
+            parent[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            if b"&& sleep 0" in (entry / "cmdline").read_bytes():
+                shells.add(int(entry.name))
+        except (OSError, ValueError, IndexError):
             continue
-    return found
+    found = set(shells)
+    grew = True
+    while grew:
+        children = {pid for pid, ppid in parent.items() if ppid in found} - found
+        found |= children
+        grew = bool(children)
+    return sorted(found)
+
+
+def module_payloads(root: Path) -> list[str]:
+    """The manifest module's payload directories in cp1's /tmp (AnsiballZ unpacks the module
+    there, pipelined or not, before it runs it, and removes it when the module ends)."""
+    try:
+        return [n for n in os.listdir(root / "tmp") if "static_pod_manifest_payload_" in n]
+    except OSError:
+        return []
 
 
 def node_root() -> Path:
@@ -167,8 +189,9 @@ def kill_everything(run: ansible_adhoc.RunningPlaybook, node_ns: str) -> None:
         time.sleep(0.005)
 
 
-# Two moments: as soon as the module's process exists on the node (it reads and parses the
-# manifest), and as soon as its backup of the manifest appears (the write comes next).
+# Two moments: as soon as the module's payload is unpacked on the node (its Python runs; it
+# reads and parses the manifest next), and as soon as its backup of the manifest appears (the
+# write comes next).
 @pytest.mark.parametrize("moment", ["module-started", "backup-written"])
 def test_sigkill_while_writing_leaves_old_or_new_manifest_and_a_backup(kubeadm_lab, moment):
     wait_settled(kubeadm_lab)
@@ -186,7 +209,8 @@ def test_sigkill_while_writing_leaves_old_or_new_manifest_and_a_backup(kubeadm_l
 
     run = start_role({"audit_logging_log_maxage": int(maxage)})
     try:
-        started = (lambda: module_pids(node_ns)) if moment == "module-started" else backup_appeared
+        root = node_root()
+        started = (lambda: module_payloads(root)) if moment == "module-started" else backup_appeared
         wait_for(f"the moment {moment}", started, 120, 0.001)
     finally:
         kill_everything(run, node_ns)
