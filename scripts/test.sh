@@ -70,14 +70,21 @@ simple_stage() { # name command...
   if "$@"; then record "$name" 1 0 0 $((SECONDS - s)); else record "$name" 0 1 0 $((SECONDS - s)); finish 1; fi
 }
 
+run_pytest() { # junit-name pytest-args...: one pytest of a stage; "no tests collected" fails
+  local junit=$1; shift
+  pytest -p no:cacheprovider --durations=15 --junitxml="$out/$junit.xml" "$@"
+  local rc=$?
+  if [[ $rc -eq 5 ]]; then echo "no tests collected in $junit"; return 1; fi
+  return "$rc"
+}
+
 pytest_stage() { # name pytest-args...
   local name=$1; shift
   banner "$name"
   local s=$SECONDS rc
-  pytest -p no:cacheprovider --durations=15 --junitxml="$out/$name.xml" "$@"
+  run_pytest "$name" "$@"
   rc=$?
   read -r p f sk < <(junit_counts "$out/$name.xml")
-  if [[ $rc -eq 5 ]]; then echo "no tests collected in $name"; rc=1; fi
   record "$name" "$p" "$f" "$sk" $((SECONDS - s))
   [[ $rc -eq 0 ]] || finish 1
 }
@@ -91,11 +98,10 @@ pytest_lanes() { # name marker-expression pytest-args...
   local name=$1 expr=$2; shift 2
   banner "$name (two lanes: kubeadm_lab beside the rest)"
   local s=$SECONDS rc_lab rc_rest lab_pid p f sk p2 f2 sk2
-  pytest -p no:cacheprovider --durations=15 --junitxml="$out/$name-kubeadm_lab.xml" \
-    -m "kubeadm_lab and ($expr)" "$@" >"$out/$name-kubeadm_lab.log" 2>&1 &
+  run_pytest "$name-kubeadm_lab" -m "kubeadm_lab and ($expr)" "$@" >"$out/$name-kubeadm_lab.log" 2>&1 &
   lab_pid=$!
   echo "lane kubeadm_lab started in the background (log: $out/$name-kubeadm_lab.log)"
-  pytest -p no:cacheprovider --durations=15 --junitxml="$out/$name.xml" -m "not kubeadm_lab and ($expr)" "$@"
+  run_pytest "$name" -m "not kubeadm_lab and ($expr)" "$@"
   rc_rest=$?
   echo "waiting for the lane kubeadm_lab ..."
   wait "$lab_pid"
@@ -104,8 +110,6 @@ pytest_lanes() { # name marker-expression pytest-args...
   cat "$out/$name-kubeadm_lab.log"
   read -r p f sk < <(junit_counts "$out/$name.xml")
   read -r p2 f2 sk2 < <(junit_counts "$out/$name-kubeadm_lab.xml")
-  if [[ $rc_rest -eq 5 ]]; then echo "no tests collected in $name (not kubeadm_lab)"; rc_rest=1; fi
-  if [[ $rc_lab -eq 5 ]]; then echo "no tests collected in $name (kubeadm_lab)"; rc_lab=1; fi
   record "$name" $((p + p2)) $((f + f2)) $((sk + sk2)) $((SECONDS - s))
   [[ $rc_rest -eq 0 && $rc_lab -eq 0 ]] || finish 1
 }

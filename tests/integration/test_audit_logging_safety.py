@@ -147,11 +147,8 @@ def module_pids(node_ns: str) -> list[int]:
         except (OSError, ValueError, IndexError):
             continue
     found = set(shells)
-    grew = True
-    while grew:
-        children = {pid for pid, ppid in parent.items() if ppid in found} - found
+    while children := {pid for pid, ppid in parent.items() if ppid in found} - found:
         found |= children
-        grew = bool(children)
     return sorted(found)
 
 
@@ -197,7 +194,8 @@ def test_sigkill_while_writing_leaves_old_or_new_manifest_and_a_backup(kubeadm_l
     wait_settled(kubeadm_lab)
     node("rm", "-rf", LOCK)  # a lock left by an earlier parameter's killed run
     before = manifest()
-    backups = node_root() / BACKUPS.lstrip("/")
+    root = node_root()
+    backups = root / BACKUPS.lstrip("/")
     node_ns = node_pid_namespace()
     backups_before = set(node("ls", BACKUPS).split())
     maxage = {"module-started": "20", "backup-written": "21"}[moment]
@@ -209,7 +207,6 @@ def test_sigkill_while_writing_leaves_old_or_new_manifest_and_a_backup(kubeadm_l
 
     run = start_role({"audit_logging_log_maxage": int(maxage)})
     try:
-        root = node_root()
         started = (lambda: module_payloads(root)) if moment == "module-started" else backup_appeared
         wait_for(f"the moment {moment}", started, 120, 0.001)
     finally:
