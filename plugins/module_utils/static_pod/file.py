@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime
 import os
-import shutil
+import stat
 from dataclasses import dataclass
 from typing import Optional
 
@@ -71,17 +71,21 @@ class ManifestFile:
             )
         return real_backup
 
-    def backup(self, backup_dir: str) -> str:
+    def backup(self, backup_dir: str, text: str) -> str:
+        """Write ``text`` (the manifest as read) to a new file in ``backup_dir`` through the atomic
+        writer, with the manifest's mode, owner and times: a run killed while backing up leaves
+        either no backup or a whole one (a copy straight to the final name left an empty one)."""
         target_dir = self.check_backup_dir(backup_dir)
         try:
             os.makedirs(target_dir, mode=0o700, exist_ok=True)
             stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
             dest = os.path.join(target_dir, f"{self.name}.{stamp}.bak")
-            shutil.copy2(self.path, dest)  # keeps mode and times
             st = os.stat(self.path)
+            write_atomic(dest, text, mode=stat.S_IMODE(st.st_mode), field="backup_dir")
             if hasattr(os, "chown") and os.geteuid() == 0:
                 os.chown(dest, st.st_uid, st.st_gid)
-        except OSError as exc:
+            os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
+        except (FileIOError, OSError) as exc:
             raise ManifestIOError(f"cannot back up {self.path} to {backup_dir}: {exc}", "backup_dir") from exc
         return dest
 
@@ -107,12 +111,13 @@ def update_manifest_file(
     manifest = ManifestFile(path)
     if backup:
         manifest.check_backup_dir(backup_dir)
-    result = patch_manifest_text(manifest.read(), edit)
+    before = manifest.read()
+    result = patch_manifest_text(before, edit)
     outcome = FileOutcome(result=result)
     if not result.changed or check_mode:
         return outcome
     if backup:
-        outcome.backup_file = manifest.backup(backup_dir)
+        outcome.backup_file = manifest.backup(backup_dir, before)
     manifest.write_atomic(result.after)
     outcome.written = True
     return outcome

@@ -425,6 +425,35 @@ def test_file_write_keeps_mode_and_backs_up_outside(tmp_path):
     assert len(os.listdir(tmp_path / "bk")) == 1
 
 
+class _Killed(BaseException):
+    """Stands for SIGKILL: no ``except`` of the code under test catches it, so nothing cleans up."""
+
+
+def test_run_killed_while_backing_up_leaves_no_partial_backup(tmp_path, monkeypatch):
+    """The backup goes through the atomic writer: killed before its rename, the backup folder holds
+    no file under a backup's name (the role would keep an empty one as the newest backup), and
+    the manifest is untouched; the next run backs up the whole manifest."""
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    target = manifests / "kube-apiserver.yaml"
+    target.write_text(V131)
+    real_replace = os.replace
+    args = {"flags": TASK_FLAGS, "volumes": TASK_VOLUMES, "backup": True, "backup_dir": str(tmp_path / "bk")}
+
+    def killed(src, dst):
+        raise _Killed(dst)
+
+    monkeypatch.setattr(_file.os, "replace", killed)  # the os module _files renames with
+    with pytest.raises(_Killed, match=r"/bk/kube-apiserver\.yaml"):
+        update_manifest_file(str(target), **args)
+    assert target.read_text() == V131
+    assert [n for n in os.listdir(tmp_path / "bk") if not n.startswith(".")] == []
+    monkeypatch.setattr(_file.os, "replace", real_replace)
+    outcome = update_manifest_file(str(target), **args)
+    assert Path(outcome.backup_file).read_text() == V131
+    assert target.read_text() == outcome.result.after
+
+
 def test_check_mode_writes_nothing(tmp_path):
     target = tmp_path / "kube-apiserver.yaml"
     target.write_text(V131)
