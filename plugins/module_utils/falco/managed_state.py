@@ -30,6 +30,7 @@ state texts.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import posixpath
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
@@ -172,6 +173,24 @@ def _rendered(value: Any) -> List[Dict[str, str]]:
     return result
 
 
+def _live_matches(entry: Mapping[str, str], live: Optional[Sequence[Mapping[str, Any]]]) -> bool:
+    """Whether the live file of ``entry`` is what the install would write (content, 0644, root:root)."""
+    if live is None:
+        return False
+    if isinstance(live, (str, bytes, Mapping)) or not isinstance(live, Sequence):
+        raise RulesPlanError(f"live must be a list of find/stat results, got {live!r}", "live")
+    wanted = hashlib.sha1(entry["content"].encode("utf-8")).hexdigest()
+    for found in live:
+        if isinstance(found, Mapping) and _normalise(str(found.get("path", ""))) == entry["dest"]:
+            return (
+                found.get("checksum") == wanted
+                and str(found.get("mode")) == "0644"
+                and found.get("uid") == 0
+                and found.get("gid") == 0
+            )
+    return False
+
+
 def rules_plan(
     rendered: Sequence[Mapping[str, str]],
     recorded_text: Optional[str],
@@ -187,6 +206,7 @@ def rules_plan(
     prune: bool = True,
     texts: Optional[Mapping[str, str]] = None,
     state_file: str = "the state file",
+    live: Optional[Sequence[Mapping[str, Any]]] = None,
 ) -> Dict[str, Any]:
     """The rules rollout of one node, decided at once.
 
@@ -212,7 +232,13 @@ def rules_plan(
       ``rules_files``): ``{name, content}`` for the files in ``managed`` (not live yet, and not
       staged in check mode), ``{name, path}`` for the others;
     * ``remove``, ``reset``, ``kept``, ``state_before``, ``state_after``: as :func:`prune_plan`,
-      ``reset`` holding the local rules file when the role wrote it and ``falco_rules`` is now empty.
+      ``reset`` holding the local rules file when the role wrote it and ``falco_rules`` is now empty;
+    * ``pending``: the entries of ``managed`` whose live file differs (absent, another content by
+      SHA-1, not mode 0644, or not owned by root), the only ones the install writes;
+    * ``rollout``: whether anything is written or removed (``pending`` or ``remove``): when not,
+      the live rule set is the one validated when it was installed, and the role skips staging,
+      the controller check and ``falco -V`` (unless told to validate anyway);
+    * ``state_current``: whether the state file already holds ``state_after``.
     """
     wanted = _rendered(rendered)
     if recorded_text is not None and not isinstance(recorded_text, str):
@@ -252,8 +278,12 @@ def rules_plan(
                 check_files.append({"name": entry["name"], "content": by_path[entry["path"]]})
             else:
                 raise RulesPlanError(f"no text was read for {entry['path']} (texts)", "texts")
+    pending = [entry for entry in managed if not _live_matches(entry, live)]
     return {
         "managed": managed,
+        "pending": pending,
+        "rollout": bool(pending or pruning["remove"]),
+        "state_current": recorded_text is not None and recorded_text == pruning["state_after"],
         "rule_set": [{"name": e["name"], "path": e["path"], "managed": e["managed"]} for e in ordered],
         "check_files": check_files,
         "test_files": [

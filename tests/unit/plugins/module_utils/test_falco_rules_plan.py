@@ -10,6 +10,8 @@ the same writes and no removal (idempotence).
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco import managed_state as ms
 from ansible_collections.nodesec.kubernetes.plugins.module_utils.falco.load_order import staged_path
@@ -34,7 +36,7 @@ def entry(dest: str) -> dict:
     }
 
 
-def run(rendered, recorded=(), *, on_node=(BASE,), prune=True, texts=None, rules_dir=RULES_D):
+def run(rendered, recorded=(), *, on_node=(BASE,), prune=True, texts=None, rules_dir=RULES_D, live=None):
     """rules_plan for a node holding the files ``on_node`` (the role's gather phase, simulated)."""
     on_node = set(on_node)
     recorded_text = ms.render_state(recorded) if recorded else ""
@@ -51,6 +53,7 @@ def run(rendered, recorded=(), *, on_node=(BASE,), prune=True, texts=None, rules
         local_reset_content=EMPTY_LOCAL,
         prune=prune,
         texts=texts,
+        live=live,
     )
 
 
@@ -224,3 +227,71 @@ def test_plan_properties(with_local, wanted, recorded, on_node, prune):
     assert again["remove"] == []
     assert again["managed"] == plan["managed"]
     assert again["state_before"] == again["state_after"] == plan["state_after"]
+
+
+# ------------------------------------------------------------------------------------------
+# What differs on the node: only those files are written; nothing differing, nothing removed:
+# no rollout (the role then skips staging, the controller check and falco -V).
+# ------------------------------------------------------------------------------------------
+def live(e: dict, **change) -> dict:
+    """A find/stat result of ``e``'s file as the install leaves it (SHA-1, 0644, root:root)."""
+    found = {
+        "path": e["dest"],
+        "checksum": hashlib.sha1(e["content"].encode("utf-8")).hexdigest(),
+        "mode": "0644",
+        "uid": 0,
+        "gid": 0,
+    }
+    return {**found, **change}
+
+
+def run_live(rendered, live_files, recorded=None):
+    """rules_plan on a node whose files of ours are ``live_files`` (find/stat results)."""
+    recorded = [e["dest"] for e in rendered] if recorded is None else recorded
+    on_node = {BASE, *recorded, *(f["path"] for f in live_files)}
+    blind = run(rendered, recorded, on_node=on_node)
+    assert blind["pending"] == blind["managed"] and blind["rollout"]  # without live: all differ
+    return run(rendered, recorded, on_node=on_node, live=live_files)
+
+
+def test_a_rerun_with_the_same_files_writes_nothing_and_validates_nothing():
+    rendered = [entry(LOCAL), entry(ETC_WRITES)]
+    plan = run_live(rendered, [live(e) for e in rendered])
+    assert plan["pending"] == [] and not plan["rollout"] and plan["state_current"]
+    assert [m["dest"] for m in plan["managed"]] == [LOCAL, ETC_WRITES]  # still the rule set's
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"checksum": "0" * 40},  # edited by hand
+        {"mode": "0600"},
+        {"uid": 1000},
+        {"gid": 4},
+        {"checksum": None},  # a link: stat/find give no checksum
+    ],
+)
+def test_a_live_file_that_differs_is_the_only_one_written(change):
+    rendered = [entry(LOCAL), entry(ETC_WRITES)]
+    plan = run_live(rendered, [live(rendered[0]), live(rendered[1], **change)])
+    assert [m["dest"] for m in plan["pending"]] == [ETC_WRITES] and plan["rollout"]
+
+
+def test_a_missing_file_or_record_is_a_rollout_or_a_record():
+    rendered = [entry(LOCAL), entry(ETC_WRITES)]
+    missing = run_live(rendered, [live(rendered[0])])
+    assert [m["dest"] for m in missing["pending"]] == [ETC_WRITES] and missing["rollout"]
+    unrecorded = run_live(rendered, [live(e) for e in rendered], recorded=[])
+    assert unrecorded["pending"] == [] and not unrecorded["rollout"] and not unrecorded["state_current"]
+
+
+def test_a_removal_is_a_rollout_even_when_every_file_is_the_same():
+    rendered = [entry(LOCAL), entry(ETC_WRITES)]
+    retired = entry(RETIRED)
+    plan = run_live(rendered, [live(e) for e in [*rendered, retired]], recorded=[LOCAL, ETC_WRITES, RETIRED])
+    assert plan["pending"] == [] and plan["remove"] == [RETIRED] and plan["rollout"]
+
+
+def test_live_must_be_a_list():
+    with pytest.raises(ms.RulesPlanError, match="live must be a list"):
+        run([entry(LOCAL)], live={"path": LOCAL})
